@@ -1,0 +1,132 @@
+/**
+ * The report `openMessage` produces: what the message was, every layer peeled from it, the
+ * signature covering what is shown, and the sender's text and files. Plain data: it can cross a
+ * worker boundary with postMessage and be printed as JSON by `sealpost open --json`.
+ */
+
+export type Protocol = 'smime' | 'pgp-mime' | 'openpgp-inline' | 'plain';
+
+export type SignatureStatus = 'valid' | 'untrusted' | 'unknown-signer' | 'invalid' | 'none';
+
+/** An X.509 certificate, described for people and for machines. */
+export interface CertificateInfo {
+  subject: string;
+  issuer: string;
+  serialNumber: string; // hex, lower case, no separators
+  notBefore: string; // ISO 8601
+  notAfter: string; // ISO 8601
+  sha256Fingerprint: string; // hex, lower case
+  sha1Fingerprint: string; // hex, lower case (shown in dialogs; never used for security decisions)
+  emailAddresses: string[];
+  keyUsage: string[]; // e.g. ["digitalSignature", "keyEncipherment"]
+  extendedKeyUsage: string[]; // e.g. ["emailProtection"]
+  publicKeyAlgorithm: string; // e.g. "RSA 2048", "EC P-256"
+  signatureAlgorithm: string; // e.g. "sha256WithRSAEncryption"
+  isCA: boolean;
+  selfSigned: boolean;
+}
+
+/** An OpenPGP key, described for people and for machines. */
+export interface OpenPgpKeyInfo {
+  fingerprint: string; // hex, lower case
+  keyId: string; // hex, lower case
+  userIds: string[];
+  algorithm: string; // e.g. "RSA 3072", "Ed25519"
+  version: number; // 4 or 6
+  created: string; // ISO 8601
+  expires: string | null;
+}
+
+export interface SignatureReport {
+  status: SignatureStatus;
+  /** Signer's e-mail address, from the certificate or the OpenPGP user ID. */
+  signer: string | null;
+  /** Whether the message's From address is the signer's (null when there is no signer). */
+  fromMatches: boolean | null;
+  signedAt: string | null;
+  /** The signer's certificate (S/MIME). */
+  certificate: CertificateInfo | null;
+  /** The signer's key (OpenPGP). */
+  openpgpKey: OpenPgpKeyInfo | null;
+  /** S/MIME: the path from the signer to the trust anchor, signer first (empty when no path). */
+  chain: CertificateInfo[];
+  /** Digest and signature algorithms, by name. */
+  digestAlgorithm: string | null;
+  signatureAlgorithm: string | null;
+  /** Everything that keeps the status from being `valid`, and anything else worth knowing. */
+  problems: string[];
+}
+
+export const NO_SIGNATURE: Readonly<SignatureReport> = Object.freeze({
+  status: 'none',
+  signer: null,
+  fromMatches: null,
+  signedAt: null,
+  certificate: null,
+  openpgpKey: null,
+  chain: [],
+  digestAlgorithm: null,
+  signatureAlgorithm: null,
+  problems: [],
+}) as SignatureReport;
+
+/** Who a message is encrypted for, as far as the message says. */
+export interface RecipientDescription {
+  type: 'key-transport' | 'key-agreement' | 'password' | 'kek' | 'openpgp-public-key' | 'openpgp-password';
+  /** Issuer and serial (S/MIME), subject key identifier, or OpenPGP key ID, in words. */
+  description: string;
+  /** Key-management algorithm by name (e.g. "RSAES-PKCS1-v1_5", "RSAES-OAEP-SHA256", "ECDH P-256"). */
+  algorithm: string;
+  issuer?: string;
+  serialNumber?: string;
+  subjectKeyIdentifier?: string;
+  keyId?: string;
+}
+
+export interface EncryptedLayer {
+  kind: 'encrypted';
+  format: 'cms-enveloped' | 'cms-auth-enveloped' | 'openpgp' | 'pgp-mime';
+  /** Content encryption algorithm by name, e.g. "AES-256-CBC", "AES-256-GCM", "3DES-CBC". */
+  contentAlgorithm: string;
+  recipients: RecipientDescription[];
+  /** Which recipient entry (index into `recipients`) opened it, and with which of our keys. */
+  openedBy: { recipient: number; keyId: string; description: string } | null;
+  /** True when the content carried its own integrity check (GCM, SEIPD/MDC, AEAD). */
+  integrityProtected: boolean;
+  problems: string[];
+}
+
+export interface SignedLayer {
+  kind: 'signed';
+  format: 'cms-detached' | 'cms-opaque' | 'pgp-mime' | 'openpgp' | 'openpgp-cleartext';
+  signatures: SignatureReport[];
+}
+
+export type Layer = EncryptedLayer | SignedLayer;
+
+export interface Attachment {
+  filename: string;
+  contentType: string;
+  size: number;
+  sha256: string;
+  disposition: 'attachment' | 'inline';
+  contentId: string | null;
+  content: Uint8Array;
+}
+
+export interface OpenedMessage {
+  protocol: Protocol;
+  encrypted: boolean;
+  layers: Layer[];
+  /** The signature covering the content shown. */
+  signature: SignatureReport;
+  from: string;
+  to: string[];
+  cc: string[];
+  subject: string;
+  date: string | null;
+  messageId: string | null;
+  text: string;
+  html: string | null;
+  attachments: Attachment[];
+}
