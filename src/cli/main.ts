@@ -9,43 +9,22 @@ export interface Command {
   run(argv: string[]): Promise<number>;
 }
 
-function notYet(name: string, summary: string, usage: string): Command {
-  return {
-    name,
-    summary,
-    usage,
-    async run() {
-      process.stderr.write(`sealpost ${name}: not yet implemented\n`);
-      return 2;
-    },
-  };
-}
-
 export async function loadCommands(): Promise<Command[]> {
-  const { serveCommand } = await import('./serve.ts');
+  const [serve, send, open, senders, keys, migrate] = await Promise.all([
+    import('./serve.ts'),
+    import('./send.ts'),
+    import('./open.ts'),
+    import('./senders.ts'),
+    import('./keys.ts'),
+    import('./migrate.ts'),
+  ]);
   return [
-    serveCommand,
-    notYet(
-      'send',
-      'Submit a secure message to a Sealpost server',
-      'sealpost send FILE [--to ADDR]... [--server URL] [--api-key KEY]',
-    ),
-    notYet(
-      'open',
-      'Decrypt and verify a secure message, print the report',
-      'sealpost open FILE [--key PATH]... [--passphrase P] [--password P] [--trust PATH]... [--json] [--save-attachments DIR]',
-    ),
-    notYet(
-      'senders',
-      'Manage the senders allowed to submit (add, list, revoke)',
-      'sealpost senders add|list|revoke [EMAIL] [--data DIR] [--json]',
-    ),
-    notYet('keys', 'Manage a local keyring (import, list, export)', 'sealpost keys import|list|export ...'),
-    notYet(
-      'migrate',
-      'Copy an embedded store into PostgreSQL',
-      'sealpost migrate --from DIR --to postgres://...',
-    ),
+    serve.serveCommand,
+    send.sendCommand,
+    open.openCommand,
+    senders.sendersCommand,
+    keys.keysCommand,
+    migrate.migrateCommand,
   ];
 }
 
@@ -69,7 +48,7 @@ export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(helpText(commands));
-    return name ? 0 : argv.length === 0 ? 0 : 0;
+    return 0;
   }
   if (name === '--version' || name === '-v') {
     const { readFile } = await import('node:fs/promises');

@@ -17,3 +17,7 @@ export {
   toHex,
   utf8,
 } from './bytes.ts';
+export { classifyMessage, readEnvelopeHeaders, CLASSIFY_SCAN_BYTES } from './classify.ts';
+export type { Classification, EnvelopeHeaders } from './classify.ts';
+export { parseAddresses, normalizeAddress, formatMailbox } from './mime/addresses.ts';
+export type { Mailbox } from './mime/addresses.ts';
