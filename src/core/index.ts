@@ -21,3 +21,8 @@ export { classifyMessage, readEnvelopeHeaders, CLASSIFY_SCAN_BYTES } from './cla
 export type { Classification, EnvelopeHeaders } from './classify.ts';
 export { parseAddresses, normalizeAddress, formatMailbox } from './mime/addresses.ts';
 export type { Mailbox } from './mime/addresses.ts';
+export { openMessage } from './open.ts';
+export type { OpenOptions } from './open.ts';
+export { importKeyFile, sniffKeyFile } from './keyfile.ts';
+export type { ImportOptions, KeyFileKind } from './keyfile.ts';
+export { safeFilename } from './mime/content.ts';

@@ -1,0 +1,68 @@
+/**
+ * One entry point for "here is a key file": PKCS#12, PEM/DER certificates, OpenPGP keys (armored
+ * or binary). Used by the CLI (--key, --trust) and the receiver's import dialog. The S/MIME and
+ * OpenPGP modules are loaded only when the file needs them.
+ */
+import { latin1 } from './bytes.ts';
+import { SealpostError, asSealpostError } from './errors.ts';
+import type { KeyEntry } from './keyring.ts';
+
+export type KeyFileKind = 'pkcs12' | 'x509' | 'openpgp' | 'unknown';
+
+/** Guesses what a key file is from its first bytes. */
+export function sniffKeyFile(bytes: Uint8Array): KeyFileKind {
+  const head = latin1(bytes, 0, Math.min(bytes.length, 4096));
+  if (head.includes('-----BEGIN PGP ')) return 'openpgp';
+  if (head.includes('-----BEGIN CERTIFICATE-----') || head.includes('-----BEGIN X509 CERTIFICATE-----'))
+    return 'x509';
+  if (head.includes('-----BEGIN PKCS12-----')) return 'pkcs12';
+  const b0 = bytes[0];
+  if (b0 === 0x30) {
+    // DER SEQUENCE: PKCS#12 starts with INTEGER 3 (version) after the outer length; a certificate
+    // starts with another SEQUENCE (tbsCertificate).
+    let i = 1;
+    const l = bytes[i] ?? 0;
+    i += l & 0x80 ? 1 + (l & 0x7f) : 1;
+    if (bytes[i] === 0x02 && bytes[i + 1] === 0x01 && bytes[i + 2] === 0x03) return 'pkcs12';
+    if (bytes[i] === 0x30) return 'x509';
+  }
+  // Binary OpenPGP: a packet tag byte has the high bit set (old or new format).
+  if (b0 !== undefined && (b0 & 0x80) !== 0) return 'openpgp';
+  return 'unknown';
+}
+
+export interface ImportOptions {
+  /** Unlocks a PKCS#12 file or an OpenPGP secret key. */
+  passphrase?: string;
+  /** Certificates and OpenPGP public keys become trust anchors / trusted signers. */
+  trusted?: boolean;
+}
+
+/** Reads any supported key file into keyring entries. */
+export async function importKeyFile(bytes: Uint8Array, options: ImportOptions = {}): Promise<KeyEntry[]> {
+  const kind = sniffKeyFile(bytes);
+  try {
+    switch (kind) {
+      case 'pkcs12': {
+        const { importPkcs12 } = await import('./smime/index.ts');
+        return await importPkcs12(bytes, options.passphrase ?? '');
+      }
+      case 'x509': {
+        const { importCertificates } = await import('./smime/index.ts');
+        return await importCertificates(bytes, options.trusted ?? false);
+      }
+      case 'openpgp': {
+        const { importOpenPgpKeys } = await import('./openpgp/index.ts');
+        return await importOpenPgpKeys(bytes, options.passphrase, options.trusted ?? false);
+      }
+      default:
+        throw new SealpostError(
+          'unsupported',
+          'This file is not a key file Sealpost knows: use a PKCS#12 (.p12/.pfx), a PEM or DER certificate, or an OpenPGP key.',
+          { algorithm: 'unknown key file format' },
+        );
+    }
+  } catch (e) {
+    throw asSealpostError(e, 'malformed', 'The key file');
+  }
+}

@@ -1,0 +1,361 @@
+/**
+ * The peel loop: decrypt ▸ parse MIME ▸ verify ▸ parse MIME ▸ repeat, until plain MIME remains,
+ * reporting every layer. The S/MIME and OpenPGP halves are imported on demand, so a browser loads
+ * only the half a message needs.
+ */
+import { latin1, readAll } from './bytes.ts';
+import { readEnvelopeHeaders, type EnvelopeHeaders } from './classify.ts';
+import type { OpenContext } from './context.ts';
+import { SealpostError, asSealpostError, limitExceeded, malformed, unsupported } from './errors.ts';
+import type { Keyring } from './keyring.ts';
+import { resolveLimits, type Limits } from './limits.ts';
+import { extractContent } from './mime/content.ts';
+import { decodeBody, parseEntity, splitMultipart, textEntity, toCrlf, type Entity } from './mime/entity.ts';
+import { normalizeAddress } from './mime/addresses.ts';
+import {
+  NO_SIGNATURE,
+  type Layer,
+  type OpenedMessage,
+  type Protocol,
+  type SignatureReport,
+  type SignedLayer,
+} from './report.ts';
+
+export interface OpenOptions {
+  keyring: Keyring;
+  /** The message password (S/MIME PWRI or OpenPGP symmetric encryption). */
+  password?: string;
+  limits?: Partial<Limits>;
+  /** Judge certificates and keys at this time (default: now). */
+  now?: Date;
+  onProgress?: (stage: string, done: number, total: number) => void;
+}
+
+const PGP_MESSAGE = '-----BEGIN PGP MESSAGE-----';
+const PGP_SIGNED = '-----BEGIN PGP SIGNED MESSAGE-----';
+
+/**
+ * Opens a complete RFC 5322 message. Throws only SealpostError. A message with an invalid signature
+ * is not an error: it is reported with status 'invalid', and none of the content under that
+ * signature is returned.
+ */
+export async function openMessage(
+  input: Uint8Array | ReadableStream<Uint8Array>,
+  options: OpenOptions,
+): Promise<OpenedMessage> {
+  try {
+    return await peel(input, options);
+  } catch (e) {
+    throw asSealpostError(e);
+  }
+}
+
+async function peel(
+  input: Uint8Array | ReadableStream<Uint8Array>,
+  options: OpenOptions,
+): Promise<OpenedMessage> {
+  const limits = resolveLimits(options.limits);
+  let bytes: Uint8Array;
+  if (input instanceof Uint8Array) {
+    if (input.length > limits.maxTotalBytes) throw limitExceeded('total size', limits.maxTotalBytes);
+    bytes = input;
+  } else {
+    bytes = await readAll(input, limits.maxTotalBytes, (n) => options.onProgress?.('read', n, 0));
+  }
+  if (bytes.length === 0) throw malformed('The message is empty.');
+
+  let envelope = readEnvelopeHeaders(bytes);
+  const ctx: OpenContext = {
+    keyring: options.keyring,
+    limits,
+    now: options.now ?? new Date(),
+    fromAddress: envelope.from ? normalizeAddress(envelope.from.address) : null,
+    ...(options.password !== undefined ? { password: options.password } : {}),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+  };
+
+  const layers: Layer[] = [];
+  let protocol: Protocol = 'plain';
+  let encrypted = false;
+  let current = bytes;
+  let withheld = false; // content under an invalid signature is never returned
+  const setProtocol = (p: Protocol): void => {
+    if (protocol === 'plain') protocol = p;
+  };
+  const addLayer = (layer: Layer): void => {
+    layers.push(layer);
+    if (layers.length > limits.maxLayers) throw limitExceeded('layers', limits.maxLayers);
+  };
+
+  for (let step = 0; ; step++) {
+    if (step > limits.maxLayers * 2 + 2) throw limitExceeded('layers', limits.maxLayers);
+    const entity = parseEntity(current, limits);
+    const type = entity.contentType.value;
+    const filename = (
+      entity.contentType.params.name ??
+      entity.contentDisposition.params.filename ??
+      ''
+    ).toLowerCase();
+
+    if (
+      type === 'application/pkcs7-mime' ||
+      type === 'application/x-pkcs7-mime' ||
+      (type === 'application/octet-stream' && filename.endsWith('.p7m'))
+    ) {
+      setProtocol('smime');
+      const der = decodeBody(entity);
+      const smime = await import('./smime/index.ts');
+      const kind = smime.cmsKind(der);
+      if (kind === 'enveloped' || kind === 'auth-enveloped') {
+        const { content, layer } = await smime.decryptCms(der, ctx);
+        addLayer(layer);
+        encrypted = true;
+        current = content;
+        continue;
+      }
+      if (kind === 'signed') {
+        const { content, layer } = await smime.verifySignedData(der, null, ctx);
+        addLayer(layer);
+        if (signatureOf(layer).status === 'invalid') {
+          withheld = true;
+          break;
+        }
+        current = content;
+        continue;
+      }
+      if (kind === 'compressed') {
+        current = await smime.decompressCms(der, ctx);
+        continue;
+      }
+      throw unsupported(
+        'CMS content type',
+        'This S/MIME part holds a CMS content type Sealpost cannot open.',
+      );
+    }
+
+    if (type === 'multipart/signed') {
+      const proto = (entity.contentType.params.protocol ?? '').toLowerCase();
+      const { parts } = splitMultipart(entity, limits);
+      if (parts.length < 2)
+        throw malformed('The signed message does not have both a content part and a signature part.');
+      const signed = parts[0]!;
+      const signatureEntity = parseEntity(parts[1]!, limits);
+      const signature = decodeBody(signatureEntity);
+      let layer: SignedLayer;
+      if (proto === 'application/pkcs7-signature' || proto === 'application/x-pkcs7-signature') {
+        setProtocol('smime');
+        const smime = await import('./smime/index.ts');
+        layer = (await smime.verifySignedData(signature, toCrlf(signed), ctx)).layer;
+      } else if (proto === 'application/pgp-signature') {
+        setProtocol('pgp-mime');
+        const pgp = await import('./openpgp/index.ts');
+        layer = await pgp.verifyOpenPgpDetached(toCrlf(signed), signature, ctx);
+      } else {
+        throw unsupported(`multipart/signed protocol ${proto || '(none)'}`);
+      }
+      addLayer(layer);
+      if (signatureOf(layer).status === 'invalid') {
+        withheld = true;
+        break;
+      }
+      current = signed;
+      continue;
+    }
+
+    if (type === 'multipart/encrypted') {
+      const proto = (entity.contentType.params.protocol ?? '').toLowerCase();
+      if (proto !== 'application/pgp-encrypted')
+        throw unsupported(`multipart/encrypted protocol ${proto || '(none)'}`);
+      setProtocol('pgp-mime');
+      const { parts } = splitMultipart(entity, limits);
+      if (parts.length < 2) throw malformed('The PGP/MIME message does not have its encrypted part.');
+      const data = decodeBody(parseEntity(parts[1]!, limits));
+      const pgp = await import('./openpgp/index.ts');
+      const { content, layer, signed } = await pgp.decryptOpenPgp(data, ctx);
+      addLayer({ ...layer, format: 'pgp-mime' });
+      encrypted = true;
+      if (signed) {
+        addLayer(signed);
+        if (signatureOf(signed).status === 'invalid') {
+          withheld = true;
+          break;
+        }
+      }
+      current = content;
+      continue;
+    }
+
+    if (
+      type === 'application/pgp-encrypted' ||
+      type === 'application/pgp' ||
+      (type === 'application/octet-stream' && (filename.endsWith('.pgp') || filename.endsWith('.gpg')))
+    ) {
+      // A whole-message OpenPGP body (not MIME-structured).
+      setProtocol('openpgp-inline');
+      const result = await openInline(decodeBody(entity), ctx, addLayer);
+      encrypted ||= result.encrypted;
+      if (result.withheld) {
+        withheld = true;
+        break;
+      }
+      current = result.next;
+      continue;
+    }
+
+    if (type === 'text/plain') {
+      const body = decodeBody(entity);
+      const armor = leadingArmor(body);
+      if (armor) {
+        setProtocol('openpgp-inline');
+        const result = await openInline(body.subarray(armor.start, armor.end), ctx, addLayer);
+        encrypted ||= result.encrypted;
+        if (result.withheld) {
+          withheld = true;
+          break;
+        }
+        current = result.next;
+        continue;
+      }
+    }
+
+    if ((type === 'message/rfc822' || type === 'message/global') && layers.length > 0) {
+      // RFC 8551 §3.1: the sender wrapped the whole message to protect its headers. The inner
+      // headers are the ones under the signature/encryption: show those.
+      const inner = decodeBody(entity);
+      const innerEnvelope = readEnvelopeHeaders(inner);
+      if (innerEnvelope.from) {
+        envelope = mergeEnvelope(envelope, innerEnvelope);
+        ctx.fromAddress = normalizeAddress(innerEnvelope.from.address);
+      }
+      current = inner;
+      continue;
+    }
+    break;
+  }
+
+  const signature = coveringSignature(layers);
+  if (signature !== NO_SIGNATURE && signature.signer && ctx.fromAddress) {
+    signature.fromMatches =
+      normalizeAddress(signature.signer) === ctx.fromAddress || signature.fromMatches === true;
+  }
+  const content = withheld
+    ? { text: '', html: null, attachments: [] }
+    : await extractContent(current, limits);
+  return {
+    protocol,
+    encrypted,
+    layers,
+    signature,
+    from: envelope.from ? envelope.from.address : '',
+    to: envelope.to.map((m) => m.address),
+    cc: envelope.cc.map((m) => m.address),
+    subject: envelope.subject,
+    date: envelope.date,
+    messageId: envelope.messageId,
+    text: content.text,
+    html: content.html,
+    attachments: content.attachments,
+  };
+}
+
+interface InlineResult {
+  next: Uint8Array;
+  encrypted: boolean;
+  withheld: boolean;
+}
+
+/** Inline OpenPGP: an armored (or binary) message or a cleartext-signed text. */
+async function openInline(
+  data: Uint8Array,
+  ctx: OpenContext,
+  addLayer: (l: Layer) => void,
+): Promise<InlineResult> {
+  const pgp = await import('./openpgp/index.ts');
+  const head = latin1(data, 0, Math.min(data.length, 64));
+  if (head.startsWith(PGP_SIGNED)) {
+    const { content, layer } = await pgp.openOpenPgpSigned(data, ctx);
+    addLayer(layer);
+    const invalid = signatureOf(layer).status === 'invalid';
+    return { next: textEntity(content), encrypted: false, withheld: invalid };
+  }
+  let result;
+  try {
+    result = await pgp.decryptOpenPgp(data, ctx);
+  } catch (e) {
+    if (e instanceof SealpostError && e.details.notEncrypted === true) {
+      // `gpg --sign --armor`: a signed, not encrypted, OpenPGP message.
+      const { content, layer } = await pgp.openOpenPgpSigned(data, ctx);
+      addLayer(layer);
+      return { next: asEntity(content), encrypted: false, withheld: signatureOf(layer).status === 'invalid' };
+    }
+    throw e;
+  }
+  addLayer(result.layer);
+  if (result.signed) {
+    addLayer(result.signed);
+    if (signatureOf(result.signed).status === 'invalid')
+      return { next: result.content, encrypted: true, withheld: true };
+  }
+  return { next: asEntity(result.content), encrypted: true, withheld: false };
+}
+
+/**
+ * Inline plaintext is text, unless it is itself armor (signed-then-encrypted) or a MIME entity
+ * (some clients encrypt a whole MIME body inline).
+ */
+function asEntity(content: Uint8Array): Uint8Array {
+  const armor = leadingArmor(content);
+  if (armor) return textEntity(content.subarray(armor.start, armor.end), 'us-ascii');
+  const head = latin1(content, 0, Math.min(content.length, 512)).toLowerCase();
+  if (/^content-type:\s*[a-z]+\/[a-z0-9.+-]+/.test(head)) return content;
+  return textEntity(content);
+}
+
+/** Finds an OpenPGP armor block that starts the text (after white space). */
+function leadingArmor(body: Uint8Array): { start: number; end: number } | null {
+  let i = 0;
+  while (i < body.length && (body[i] === 32 || body[i] === 9 || body[i] === 13 || body[i] === 10)) i++;
+  const head = latin1(body, i, Math.min(body.length, i + 40));
+  if (!head.startsWith(PGP_MESSAGE) && !head.startsWith(PGP_SIGNED)) return null;
+  const text = latin1(body, i);
+  const endMarker = head.startsWith(PGP_MESSAGE)
+    ? '-----END PGP MESSAGE-----'
+    : '-----END PGP SIGNATURE-----';
+  const end = text.indexOf(endMarker);
+  return { start: i, end: end < 0 ? body.length : i + end + endMarker.length };
+}
+
+function signatureOf(layer: SignedLayer): SignatureReport {
+  return bestSignature(layer.signatures);
+}
+
+function bestSignature(signatures: SignatureReport[]): SignatureReport {
+  const rank = { valid: 0, untrusted: 1, 'unknown-signer': 2, invalid: 3, none: 4 } as const;
+  // A layer counts as invalid if any signature on it is invalid: tampering is never hidden by a
+  // second, good signature.
+  const invalid = signatures.find((s) => s.status === 'invalid');
+  if (invalid) return invalid;
+  return [...signatures].sort((a, b) => rank[a.status] - rank[b.status])[0] ?? NO_SIGNATURE;
+}
+
+/** The signature covering the content shown: the innermost signed layer's. */
+function coveringSignature(layers: Layer[]): SignatureReport {
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const l = layers[i]!;
+    if (l.kind === 'signed') return signatureOf(l);
+  }
+  return NO_SIGNATURE;
+}
+
+function mergeEnvelope(outer: EnvelopeHeaders, inner: EnvelopeHeaders): EnvelopeHeaders {
+  return {
+    from: inner.from ?? outer.from,
+    to: inner.to.length ? inner.to : outer.to,
+    cc: inner.cc.length ? inner.cc : outer.cc,
+    subject: inner.subject || outer.subject,
+    date: inner.date ?? outer.date,
+    messageId: inner.messageId ?? outer.messageId,
+  };
+}
+
+export type { Entity };
