@@ -66,3 +66,28 @@ export async function importKeyFile(bytes: Uint8Array, options: ImportOptions = 
     throw asSealpostError(e, 'malformed', 'The key file');
   }
 }
+
+/**
+ * Exports a private identity, protected by `passphrase`: S/MIME as PKCS#12 (AES-256-CBC,
+ * PBKDF2-SHA256), OpenPGP as an armored secret key.
+ */
+export async function exportPrivateKey(
+  entry: KeyEntry,
+  passphrase: string,
+): Promise<{ kind: 'pkcs12'; data: Uint8Array } | { kind: 'openpgp'; data: string }> {
+  try {
+    if (entry.type === 'smime-private') {
+      const { exportPkcs12 } = await import('./smime/index.ts');
+      return { kind: 'pkcs12', data: await exportPkcs12(entry, passphrase) };
+    }
+    if (entry.type === 'openpgp-private') {
+      const { exportOpenPgpKey } = await import('./openpgp/index.ts');
+      return { kind: 'openpgp', data: await exportOpenPgpKey(entry, passphrase) };
+    }
+  } catch (e) {
+    throw asSealpostError(e, 'malformed', 'The key');
+  }
+  throw new SealpostError('unsupported', 'Only private keys can be exported with a passphrase.', {
+    algorithm: entry.type,
+  });
+}
