@@ -1,0 +1,39 @@
+/**
+ * The server's own error: a stable string `code` and a human sentence. Services throw it; only the
+ * HTTP edge (http/errors.ts) turns a code into a status, and the SMTP edge into a reply.
+ */
+export const SERVER_ERROR_CODES = [
+  'bad-request',
+  'unauthorized',
+  'bad-secret',
+  'forbidden',
+  'not-found',
+  'expired',
+  'revoked',
+  'not-secure',
+  'too-large',
+  'no-recipients',
+  'too-many-recipients',
+  'unsupported-media-type',
+  'range-not-satisfiable',
+  'conflict',
+  'rate-limited',
+  'too-many-attempts',
+  'unavailable',
+  'internal',
+] as const;
+
+export type ServerErrorCode = (typeof SERVER_ERROR_CODES)[number];
+
+export class ServerError extends Error {
+  readonly code: ServerErrorCode;
+  readonly details: Record<string, unknown>;
+  constructor(code: ServerErrorCode, message: string, details: Record<string, unknown> = {}) {
+    super(message);
+    this.name = 'ServerError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export const isServerError = (e: unknown): e is ServerError => e instanceof ServerError;

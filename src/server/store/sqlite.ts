@@ -1,0 +1,721 @@
+/**
+ * The embedded Store: SQLite (better-sqlite3, WAL, synchronous=FULL) for metadata, and one file per
+ * message under <data>/messages. A body is streamed into <data>/tmp, fsynced, renamed into place,
+ * and the directory fsynced, before the metadata transaction commits; a crash in between leaves an
+ * orphan file that no row points at, removed by recover() at the next start.
+ */
+import Database from 'better-sqlite3';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, open, readdir, rename, rm, unlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { SQLITE_MIGRATIONS } from './sqlite-migrations.ts';
+import {
+  StoreConflictError,
+  type BodyWriter,
+  type ByteRange,
+  type DeliveryEvent,
+  type DeliveryRecord,
+  type DeliveryState,
+  type DeliveryWithMessage,
+  type DirectoryEntry,
+  type LocalMail,
+  type MailItem,
+  type MailStats,
+  type MessageRecord,
+  type NewMail,
+  type NewMessage,
+  type SenderRecord,
+  type StagedBody,
+  type Store,
+  type TransitionInput,
+} from './port.ts';
+
+/** Read size for message bodies: 1 MiB (64 KiB reads halve download throughput). */
+export const BODY_READ_CHUNK = 1024 * 1024;
+const WRITE_BATCH = 1024 * 1024;
+
+type Row = Record<string, unknown>;
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function messageFromRow(r: Row): MessageRecord {
+  return {
+    id: r.id as string,
+    senderId: r.sender_id as string,
+    senderEmail: r.sender_email as string,
+    size: r.size as number,
+    sha256: r.sha256 as string,
+    protocol: r.protocol as string,
+    encrypted: r.encrypted === 1,
+    signed: r.signed === 1,
+    contentType: r.content_type as string,
+    fromHeader: (r.from_header as string | null) ?? null,
+    subject: r.subject as string,
+    headerDate: (r.header_date as string | null) ?? null,
+    headerMessageId: (r.header_message_id as string | null) ?? null,
+    createdAt: r.created_at as number,
+    expiresAt: r.expires_at as number,
+    revokedAt: (r.revoked_at as number | null) ?? null,
+    purgedAt: (r.purged_at as number | null) ?? null,
+    receiptRequested: r.receipt_requested === 1,
+  };
+}
+
+function deliveryFromRow(r: Row): DeliveryRecord {
+  return {
+    id: r.id as string,
+    messageId: r.message_id as string,
+    recipient: r.recipient as string,
+    state: r.state as DeliveryState,
+    createdAt: r.created_at as number,
+    updatedAt: r.updated_at as number,
+  };
+}
+
+function senderFromRow(r: Row): SenderRecord {
+  return {
+    id: r.id as string,
+    email: r.email as string,
+    createdAt: r.created_at as number,
+    revokedAt: (r.revoked_at as number | null) ?? null,
+  };
+}
+
+const MESSAGE_SELECT = `SELECT m.*, s.email AS sender_email FROM messages m JOIN senders s ON s.id = m.sender_id`;
+
+class FileBodyWriter implements BodyWriter {
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private size = 0;
+  private readonly hash = createHash('sha256');
+  private done = false;
+  constructor(
+    private readonly fh: FileHandle,
+    readonly path: string,
+    readonly ref: string,
+  ) {}
+
+  async write(chunk: Uint8Array): Promise<void> {
+    if (this.done) throw new Error('The body writer is closed.');
+    const b = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    this.hash.update(b);
+    this.size += b.length;
+    // Copy: callers may reuse their buffer once write() resolves.
+    this.pending.push(Buffer.from(b));
+    this.pendingBytes += b.length;
+    if (this.pendingBytes >= WRITE_BATCH) await this.flush();
+  }
+
+  private async flush(): Promise<void> {
+    if (this.pendingBytes === 0) return;
+    const bufs = this.pending;
+    this.pending = [];
+    this.pendingBytes = 0;
+    await this.fh.writev(bufs);
+  }
+
+  async finish(): Promise<StagedBody> {
+    await this.flush();
+    await this.fh.sync();
+    await this.fh.close();
+    this.done = true;
+    return { ref: this.ref, size: this.size, sha256: this.hash.digest('hex') };
+  }
+
+  async abort(): Promise<void> {
+    if (!this.done) {
+      this.done = true;
+      this.pending = [];
+      await this.fh.close().catch(() => undefined);
+    }
+    await unlink(this.path).catch(() => undefined);
+  }
+}
+
+export interface SqliteStoreOptions {
+  dataDir: string;
+}
+
+export class SqliteStore implements Store {
+  readonly kind = 'sqlite';
+  readonly dataDir: string;
+  private readonly db: Database.Database;
+  private readonly tmpDir: string;
+  private readonly messagesDir: string;
+
+  private constructor(dataDir: string, db: Database.Database) {
+    this.dataDir = dataDir;
+    this.db = db;
+    this.tmpDir = join(dataDir, 'tmp');
+    this.messagesDir = join(dataDir, 'messages');
+  }
+
+  /** Opens (creating when needed) the store in a data folder and migrates its schema. */
+  static async open(options: SqliteStoreOptions): Promise<SqliteStore> {
+    const dataDir = resolve(options.dataDir);
+    await mkdir(join(dataDir, 'tmp'), { recursive: true, mode: 0o700 });
+    await mkdir(join(dataDir, 'messages'), { recursive: true, mode: 0o700 });
+    const db = new Database(join(dataDir, 'sealpost.db'));
+    db.pragma('journal_mode = WAL');
+    // FULL: a committed transaction survives power loss, not only a process crash.
+    db.pragma('synchronous = FULL');
+    db.pragma('foreign_keys = ON');
+    db.pragma('busy_timeout = 5000');
+    const store = new SqliteStore(dataDir, db);
+    await store.migrate();
+    return store;
+  }
+
+  async migrate(): Promise<void> {
+    this.db.exec(
+      'CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)',
+    );
+    const applied = new Set(
+      (this.db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map(
+        (r) => r.version,
+      ),
+    );
+    for (const m of SQLITE_MIGRATIONS) {
+      if (applied.has(m.version)) continue;
+      this.db
+        .transaction(() => {
+          this.db.exec(m.sql);
+          this.db
+            .prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)')
+            .run(m.version, m.name, Date.now());
+        })
+        .immediate();
+    }
+  }
+
+  /** The newest applied schema version. */
+  schemaVersion(): number {
+    const r = this.db.prepare('SELECT MAX(version) AS v FROM schema_migrations').get() as {
+      v: number | null;
+    };
+    return r.v ?? 0;
+  }
+
+  async recover(): Promise<{ removedStaged: number; removedOrphans: number }> {
+    let removedStaged = 0;
+    for (const name of await readdir(this.tmpDir)) {
+      await rm(join(this.tmpDir, name), { force: true, recursive: true });
+      removedStaged++;
+    }
+    let removedOrphans = 0;
+    const known = this.db.prepare('SELECT 1 FROM messages WHERE id = ? AND purged_at IS NULL');
+    for (const shard of await readdir(this.messagesDir)) {
+      const dir = join(this.messagesDir, shard);
+      let names: string[];
+      try {
+        names = await readdir(dir);
+      } catch {
+        continue;
+      }
+      for (const name of names) {
+        if (!known.get(name)) {
+          await rm(join(dir, name), { force: true });
+          removedOrphans++;
+        }
+      }
+    }
+    return { removedStaged, removedOrphans };
+  }
+
+  async ping(): Promise<void> {
+    this.db.prepare('SELECT 1').get();
+  }
+
+  async close(): Promise<void> {
+    if (this.db.open) this.db.close();
+  }
+
+  // --- senders
+
+  async addSender(input: {
+    id: string;
+    email: string;
+    apiKeyHash: string;
+    at: number;
+  }): Promise<SenderRecord> {
+    try {
+      this.db
+        .prepare('INSERT INTO senders (id, email, api_key_hash, created_at) VALUES (?, ?, ?, ?)')
+        .run(input.id, input.email, input.apiKeyHash, input.at);
+    } catch (e) {
+      if ((e as { code?: string }).code?.startsWith('SQLITE_CONSTRAINT'))
+        throw new StoreConflictError(`A sender with the address ${input.email} already exists.`);
+      throw e;
+    }
+    return { id: input.id, email: input.email, createdAt: input.at, revokedAt: null };
+  }
+
+  async listSenders(): Promise<SenderRecord[]> {
+    return (this.db.prepare('SELECT * FROM senders ORDER BY created_at, email').all() as Row[]).map(
+      senderFromRow,
+    );
+  }
+
+  async revokeSender(email: string, at: number): Promise<boolean> {
+    return (
+      this.db
+        .prepare('UPDATE senders SET revoked_at = ? WHERE email = ? AND revoked_at IS NULL')
+        .run(at, email).changes > 0
+    );
+  }
+
+  async findSenderByApiKeyHash(hash: string): Promise<SenderRecord | null> {
+    const r = this.db
+      .prepare('SELECT * FROM senders WHERE api_key_hash = ? AND revoked_at IS NULL')
+      .get(hash) as Row | undefined;
+    return r ? senderFromRow(r) : null;
+  }
+
+  // --- bodies and messages
+
+  async createBodyWriter(): Promise<BodyWriter> {
+    const ref = `${randomBytes(16).toString('hex')}.part`;
+    const path = join(this.tmpDir, ref);
+    const fh = await open(path, 'wx', 0o600);
+    return new FileBodyWriter(fh, path, ref);
+  }
+
+  private stagedPath(body: StagedBody): string {
+    if (!/^[0-9a-f]{32}\.part$/.test(body.ref)) throw new Error('Not a staged body of this store.');
+    return join(this.tmpDir, body.ref);
+  }
+
+  private bodyPath(messageId: string): { rel: string; dir: string; abs: string } {
+    if (!/^[A-Za-z0-9_-]{8,64}$/.test(messageId)) throw new Error('Malformed message id.');
+    const shard = messageId.slice(0, 2);
+    const dir = join(this.messagesDir, shard);
+    return { rel: join('messages', shard, messageId), dir, abs: join(dir, messageId) };
+  }
+
+  async createMessage(input: NewMessage, body: StagedBody): Promise<void> {
+    const staged = this.stagedPath(body);
+    let placed: string | null = null;
+    try {
+      if (body.size !== input.size || body.sha256 !== input.sha256)
+        throw new Error('The staged body does not match the message metadata.');
+      const { rel, dir, abs } = this.bodyPath(input.id);
+      const created = await mkdir(dir, { recursive: true, mode: 0o700 });
+      if (created) await fsyncDir(this.messagesDir);
+      await rename(staged, abs);
+      placed = abs;
+      await fsyncDir(dir);
+      this.db
+        .transaction(() => {
+          this.db
+            .prepare(
+              `INSERT INTO messages (id, sender_id, size, sha256, protocol, encrypted, signed, content_type,
+               from_header, subject, header_date, header_message_id, body_path, receipt_requested,
+               created_at, expires_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+            )
+            .run(
+              input.id,
+              input.senderId,
+              input.size,
+              input.sha256,
+              input.protocol,
+              input.encrypted ? 1 : 0,
+              input.signed ? 1 : 0,
+              input.contentType,
+              input.fromHeader,
+              input.subject,
+              input.headerDate,
+              input.headerMessageId,
+              rel,
+              input.receiptRequested ? 1 : 0,
+              input.createdAt,
+              input.expiresAt,
+            );
+          const insertDelivery = this.db.prepare(
+            `INSERT INTO deliveries (id, message_id, recipient, secret_hash, state, created_at, updated_at)
+           VALUES (?, ?, ?, ?, 'pending', ?, ?)`,
+          );
+          for (const d of input.deliveries) {
+            insertDelivery.run(d.id, input.id, d.recipient, d.secretHash, input.createdAt, input.createdAt);
+            this.insertEvent(d.id, 'created', null, input.createdAt);
+          }
+          this.insertMails(input.mails, input.createdAt);
+        })
+        .immediate();
+    } catch (e) {
+      if (placed) await unlink(placed).catch(() => undefined);
+      await unlink(staged).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  private insertEvent(deliveryId: string, type: string, detail: string | null, at: number): void {
+    this.db
+      .prepare('INSERT INTO delivery_events (delivery_id, at, type, detail) VALUES (?, ?, ?, ?)')
+      .run(deliveryId, at, type, detail);
+  }
+
+  private insertMails(mails: NewMail[], at: number): void {
+    const insert = this.db.prepare(
+      `INSERT INTO outbox (id, kind, delivery_id, recipient, payload, state, next_attempt_at, created_at)
+       VALUES (?, ?, ?, ?, ?, 'queued', ?, ?)`,
+    );
+    for (const m of mails)
+      insert.run(
+        m.id,
+        m.kind,
+        m.deliveryId,
+        m.recipient,
+        m.payload ? Buffer.from(m.payload) : null,
+        m.notBefore ?? at,
+        at,
+      );
+  }
+
+  async getMessage(id: string): Promise<MessageRecord | null> {
+    const r = this.db.prepare(`${MESSAGE_SELECT} WHERE m.id = ?`).get(id) as Row | undefined;
+    return r ? messageFromRow(r) : null;
+  }
+
+  async listDeliveries(messageId: string): Promise<DeliveryRecord[]> {
+    return (
+      this.db.prepare('SELECT * FROM deliveries WHERE message_id = ? ORDER BY rowid').all(messageId) as Row[]
+    ).map(deliveryFromRow);
+  }
+
+  async listEvents(deliveryId: string): Promise<DeliveryEvent[]> {
+    return (
+      this.db
+        .prepare('SELECT at, type, detail FROM delivery_events WHERE delivery_id = ? ORDER BY seq')
+        .all(deliveryId) as Row[]
+    ).map((r) => ({
+      at: r.at as number,
+      type: r.type as string,
+      detail: (r.detail as string | null) ?? null,
+    }));
+  }
+
+  async getDelivery(id: string): Promise<DeliveryWithMessage | null> {
+    const d = this.db.prepare('SELECT * FROM deliveries WHERE id = ?').get(id) as Row | undefined;
+    if (!d) return null;
+    const m = this.db.prepare(`${MESSAGE_SELECT} WHERE m.id = ?`).get(d.message_id) as Row;
+    return { delivery: deliveryFromRow(d), secretHash: d.secret_hash as string, message: messageFromRow(m) };
+  }
+
+  async openBody(messageId: string, range?: ByteRange): Promise<Readable | null> {
+    const r = this.db.prepare('SELECT body_path, purged_at FROM messages WHERE id = ?').get(messageId) as
+      Row | undefined;
+    if (!r || r.purged_at !== null) return null;
+    let fh: FileHandle;
+    try {
+      fh = await open(join(this.dataDir, r.body_path as string), 'r');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+    return fh.createReadStream({
+      highWaterMark: BODY_READ_CHUNK,
+      ...(range ? { start: range.start, end: range.end } : {}),
+    });
+  }
+
+  // --- delivery states
+
+  async transition(input: TransitionInput): Promise<boolean> {
+    return this.db.transaction(() => this.transitionSync(input)).immediate();
+  }
+
+  private transitionSync(input: TransitionInput): boolean {
+    if (input.from.length === 0) return false;
+    const marks = input.from.map(() => '?').join(', ');
+    const changed =
+      this.db
+        .prepare(`UPDATE deliveries SET state = ?, updated_at = ? WHERE id = ? AND state IN (${marks})`)
+        .run(input.to, input.at, input.deliveryId, ...input.from).changes > 0;
+    if (changed) {
+      this.insertEvent(input.deliveryId, input.event, input.detail ?? null, input.at);
+      if (input.enqueue) this.insertMails(input.enqueue, input.at);
+    }
+    return changed;
+  }
+
+  async addEvent(deliveryId: string, type: string, detail: string | null, at: number): Promise<void> {
+    this.insertEvent(deliveryId, type, detail, at);
+  }
+
+  /** Ends the deliveries of a message (revoked or expired); processed ones only get the event. */
+  private endDeliveries(messageId: string, to: 'revoked' | 'expired', at: number): void {
+    const rows = this.db
+      .prepare('SELECT id, state FROM deliveries WHERE message_id = ?')
+      .all(messageId) as Row[];
+    for (const r of rows) {
+      const state = r.state as DeliveryState;
+      if (state === 'revoked' || state === 'expired') continue;
+      if (state === 'processed') {
+        this.insertEvent(r.id as string, to, null, at);
+        continue;
+      }
+      this.transitionSync({ deliveryId: r.id as string, from: [state], to, event: to, at });
+      this.db
+        .prepare(
+          `UPDATE outbox SET state = 'cancelled', payload = NULL, done_at = ?, lease_token = NULL, lease_until = NULL
+           WHERE delivery_id = ? AND state = 'queued' AND kind = 'notification'`,
+        )
+        .run(at, r.id);
+    }
+  }
+
+  async revokeMessage(messageId: string, at: number): Promise<boolean> {
+    return this.db
+      .transaction(() => {
+        const changed =
+          this.db
+            .prepare('UPDATE messages SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL')
+            .run(at, messageId).changes > 0;
+        if (changed) this.endDeliveries(messageId, 'revoked', at);
+        return changed;
+      })
+      .immediate();
+  }
+
+  async expireDue(now: number, limit: number): Promise<string[]> {
+    return this.db
+      .transaction(() => {
+        const ids = (
+          this.db
+            .prepare(
+              'SELECT id FROM messages WHERE expires_at <= ? AND expired_at IS NULL AND revoked_at IS NULL ORDER BY expires_at LIMIT ?',
+            )
+            .all(now, limit) as Row[]
+        ).map((r) => r.id as string);
+        for (const id of ids) {
+          this.db.prepare('UPDATE messages SET expired_at = ? WHERE id = ?').run(now, id);
+          this.endDeliveries(id, 'expired', now);
+        }
+        return ids;
+      })
+      .immediate();
+  }
+
+  async listPurgeable(now: number, limit: number): Promise<string[]> {
+    return (
+      this.db
+        .prepare(
+          'SELECT id FROM messages WHERE purged_at IS NULL AND (expires_at <= ? OR revoked_at IS NOT NULL) LIMIT ?',
+        )
+        .all(now, limit) as Row[]
+    ).map((r) => r.id as string);
+  }
+
+  async purgeBody(messageId: string, at: number): Promise<void> {
+    const r = this.db.prepare('SELECT body_path FROM messages WHERE id = ?').get(messageId) as
+      Row | undefined;
+    if (!r) return;
+    await unlink(join(this.dataDir, r.body_path as string)).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') throw e;
+    });
+    this.db
+      .prepare('UPDATE messages SET purged_at = ? WHERE id = ? AND purged_at IS NULL')
+      .run(at, messageId);
+  }
+
+  async noteBadSecret(deliveryId: string, now: number, windowMs: number): Promise<number> {
+    return this.db
+      .transaction(() => {
+        const r = this.db
+          .prepare('SELECT bad_secret_count, bad_secret_since FROM deliveries WHERE id = ?')
+          .get(deliveryId) as Row | undefined;
+        if (!r) return 0;
+        const since = r.bad_secret_since as number | null;
+        const fresh = since === null || since <= now - windowMs;
+        const count = fresh ? 1 : (r.bad_secret_count as number) + 1;
+        this.db
+          .prepare('UPDATE deliveries SET bad_secret_count = ?, bad_secret_since = ? WHERE id = ?')
+          .run(count, fresh ? now : since, deliveryId);
+        return count;
+      })
+      .immediate();
+  }
+
+  async badSecretCount(deliveryId: string, now: number, windowMs: number): Promise<number> {
+    const r = this.db
+      .prepare('SELECT bad_secret_count, bad_secret_since FROM deliveries WHERE id = ?')
+      .get(deliveryId) as Row | undefined;
+    if (!r || r.bad_secret_since === null || (r.bad_secret_since as number) <= now - windowMs) return 0;
+    return r.bad_secret_count as number;
+  }
+
+  // --- outbox
+
+  async claimMail(now: number, leaseMs: number, limit: number): Promise<MailItem[]> {
+    return this.db
+      .transaction(() => {
+        const rows = this.db
+          .prepare(
+            `SELECT * FROM outbox WHERE state = 'queued' AND next_attempt_at <= ?
+               AND (lease_until IS NULL OR lease_until <= ?) ORDER BY next_attempt_at, created_at LIMIT ?`,
+          )
+          .all(now, now, limit) as Row[];
+        const claim = this.db.prepare(
+          'UPDATE outbox SET lease_token = ?, lease_until = ?, attempts = attempts + 1 WHERE id = ?',
+        );
+        return rows.map((r) => {
+          const token = randomBytes(12).toString('hex');
+          claim.run(token, now + leaseMs, r.id);
+          return {
+            id: r.id as string,
+            kind: r.kind as MailItem['kind'],
+            deliveryId: r.delivery_id as string,
+            recipient: r.recipient as string,
+            payload: r.payload ? new Uint8Array(r.payload as Buffer) : null,
+            attempts: (r.attempts as number) + 1,
+            createdAt: r.created_at as number,
+            leaseToken: token,
+          };
+        });
+      })
+      .immediate();
+  }
+
+  async completeMail(id: string, leaseToken: string, at: number): Promise<boolean> {
+    return this.db
+      .transaction(() => {
+        const r = this.db
+          .prepare(
+            "SELECT kind, delivery_id FROM outbox WHERE id = ? AND lease_token = ? AND state = 'queued'",
+          )
+          .get(id, leaseToken) as Row | undefined;
+        if (!r) return false;
+        this.db
+          .prepare(
+            `UPDATE outbox SET state = 'sent', payload = NULL, done_at = ?, lease_token = NULL, lease_until = NULL,
+               last_error = NULL WHERE id = ?`,
+          )
+          .run(at, id);
+        if (r.kind === 'notification')
+          this.transitionSync({
+            deliveryId: r.delivery_id as string,
+            from: ['pending'],
+            to: 'notified',
+            event: 'notified',
+            at,
+          });
+        else this.insertEvent(r.delivery_id as string, 'receipt-sent', null, at);
+        return true;
+      })
+      .immediate();
+  }
+
+  async retryMail(id: string, leaseToken: string, nextAttemptAt: number, error: string): Promise<boolean> {
+    return (
+      this.db
+        .prepare(
+          `UPDATE outbox SET lease_token = NULL, lease_until = NULL, next_attempt_at = ?, last_error = ?
+           WHERE id = ? AND lease_token = ? AND state = 'queued'`,
+        )
+        .run(nextAttemptAt, error.slice(0, 500), id, leaseToken).changes > 0
+    );
+  }
+
+  async failMail(id: string, leaseToken: string, at: number, error: string): Promise<boolean> {
+    return this.db
+      .transaction(() => {
+        const r = this.db
+          .prepare(
+            "SELECT kind, delivery_id FROM outbox WHERE id = ? AND lease_token = ? AND state = 'queued'",
+          )
+          .get(id, leaseToken) as Row | undefined;
+        if (!r) return false;
+        this.db
+          .prepare(
+            `UPDATE outbox SET state = 'failed', payload = NULL, done_at = ?, lease_token = NULL, lease_until = NULL,
+               last_error = ? WHERE id = ?`,
+          )
+          .run(at, error.slice(0, 500), id);
+        if (r.kind === 'notification')
+          this.transitionSync({
+            deliveryId: r.delivery_id as string,
+            from: ['pending'],
+            to: 'failed',
+            event: 'failed',
+            detail: error.slice(0, 200),
+            at,
+          });
+        else this.insertEvent(r.delivery_id as string, 'receipt-failed', error.slice(0, 200), at);
+        return true;
+      })
+      .immediate();
+  }
+
+  async mailStats(): Promise<MailStats> {
+    const counts = this.db.prepare('SELECT state, COUNT(*) AS n FROM outbox GROUP BY state').all() as Row[];
+    const by = (s: string): number => (counts.find((c) => c.state === s)?.n as number | undefined) ?? 0;
+    const oldest = this.db
+      .prepare("SELECT MIN(created_at) AS t FROM outbox WHERE state = 'queued'")
+      .get() as Row;
+    return {
+      queued: by('queued'),
+      sent: by('sent'),
+      failed: by('failed'),
+      cancelled: by('cancelled'),
+      oldestQueuedAt: (oldest.t as number | null) ?? null,
+    };
+  }
+
+  async addLocalMail(mail: LocalMail): Promise<void> {
+    this.db
+      .prepare(
+        'INSERT OR IGNORE INTO local_mailbox (id, to_addr, subject, text, html, created_at) VALUES (?, ?, ?, ?, ?, ?)',
+      )
+      .run(mail.id, mail.to, mail.subject, mail.text, mail.html, mail.createdAt);
+  }
+
+  async listLocalMail(limit: number): Promise<LocalMail[]> {
+    return (
+      this.db
+        .prepare('SELECT * FROM local_mailbox ORDER BY created_at DESC, rowid DESC LIMIT ?')
+        .all(limit) as Row[]
+    ).map((r) => ({
+      id: r.id as string,
+      to: r.to_addr as string,
+      subject: r.subject as string,
+      text: r.text as string,
+      html: r.html as string,
+      createdAt: r.created_at as number,
+    }));
+  }
+
+  // --- directory
+
+  async publishDirectoryEntry(entry: DirectoryEntry): Promise<void> {
+    this.db
+      .prepare(
+        `INSERT INTO directory (email, kind, data, fingerprint, delivery_id, published_at) VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (email, kind) DO UPDATE SET data = excluded.data, fingerprint = excluded.fingerprint,
+           delivery_id = excluded.delivery_id, published_at = excluded.published_at`,
+      )
+      .run(entry.email, entry.kind, entry.data, entry.fingerprint, entry.deliveryId, entry.publishedAt);
+  }
+
+  async lookupDirectory(email: string): Promise<DirectoryEntry[]> {
+    return (this.db.prepare('SELECT * FROM directory WHERE email = ? ORDER BY kind').all(email) as Row[]).map(
+      (r) => ({
+        email: r.email as string,
+        kind: r.kind as DirectoryEntry['kind'],
+        data: r.data as string,
+        fingerprint: r.fingerprint as string,
+        deliveryId: r.delivery_id as string,
+        publishedAt: r.published_at as number,
+      }),
+    );
+  }
+}

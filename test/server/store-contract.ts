@@ -1,0 +1,349 @@
+/**
+ * The Store port's contract, as a reusable suite: every Store implementation (SQLite + files now,
+ * PostgreSQL later) runs it with its own factory:
+ *
+ *   storeContract('sqlite', async () => { const store = …; return { store, cleanup } });
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { StoreConflictError, type NewMessage, type Store } from '../../src/server/store/port.ts';
+
+export interface StoreHandle {
+  store: Store;
+  cleanup(): Promise<void>;
+}
+
+const id = (): string => randomBytes(16).toString('base64url');
+const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+
+async function readAll(stream: Readable | null): Promise<Uint8Array> {
+  if (!stream) throw new Error('no body');
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return new Uint8Array(Buffer.concat(chunks));
+}
+
+async function stage(store: Store, bytes: Uint8Array, chunk = 7000) {
+  const w = await store.createBodyWriter();
+  for (let i = 0; i < bytes.length; i += chunk) await w.write(bytes.subarray(i, i + chunk));
+  return w.finish();
+}
+
+export function storeContract(name: string, factory: () => Promise<StoreHandle>): void {
+  describe(`Store contract: ${name}`, () => {
+    let h: StoreHandle;
+    let store: Store;
+    const T0 = 1_700_000_000_000;
+
+    beforeEach(async () => {
+      h = await factory();
+      store = h.store;
+    });
+    afterEach(async () => {
+      await h.cleanup();
+    });
+
+    async function sender(email = `s-${id()}@example.org`) {
+      return store.addSender({ id: id(), email, apiKeyHash: sha(randomBytes(32)), at: T0 });
+    }
+
+    async function message(
+      opts: { bytes?: Uint8Array; recipients?: string[]; expiresAt?: number; senderId?: string } = {},
+    ) {
+      const bytes = opts.bytes ?? new Uint8Array(randomBytes(300_000));
+      const senderId = opts.senderId ?? (await sender()).id;
+      const body = await stage(store, bytes);
+      const deliveries = (opts.recipients ?? ['a@example.com', 'b@example.com']).map((r) => ({
+        id: id(),
+        recipient: r,
+        secretHash: sha(randomBytes(32)),
+      }));
+      const input: NewMessage = {
+        id: id(),
+        senderId,
+        size: bytes.length,
+        sha256: sha(bytes),
+        protocol: 'smime',
+        encrypted: true,
+        signed: false,
+        contentType: 'application/pkcs7-mime',
+        fromHeader: 'Alice <alice@example.org>',
+        subject: 'Quarterly figures',
+        headerDate: null,
+        headerMessageId: '<x@example.org>',
+        createdAt: T0,
+        expiresAt: opts.expiresAt ?? T0 + 28 * 86_400_000,
+        receiptRequested: true,
+        deliveries,
+        mails: deliveries.map((d) => ({
+          id: id(),
+          kind: 'notification' as const,
+          deliveryId: d.id,
+          recipient: d.recipient,
+          payload: new Uint8Array([1, 2, 3]),
+        })),
+      };
+      await store.createMessage(input, body);
+      return { input, bytes };
+    }
+
+    it('migrates idempotently and answers ping', async () => {
+      await store.migrate();
+      await store.ping();
+    });
+
+    it('adds, finds, lists and revokes senders; one active sender per address', async () => {
+      const keyHash = sha(new Uint8Array([9]));
+      const s = await store.addSender({ id: id(), email: 'alice@example.org', apiKeyHash: keyHash, at: T0 });
+      expect(s.revokedAt).toBeNull();
+      expect((await store.findSenderByApiKeyHash(keyHash))?.email).toBe('alice@example.org');
+      await expect(
+        store.addSender({
+          id: id(),
+          email: 'alice@example.org',
+          apiKeyHash: sha(new Uint8Array([8])),
+          at: T0,
+        }),
+      ).rejects.toBeInstanceOf(StoreConflictError);
+      expect((await store.listSenders()).map((x) => x.email)).toContain('alice@example.org');
+      expect(await store.revokeSender('alice@example.org', T0 + 1)).toBe(true);
+      expect(await store.revokeSender('alice@example.org', T0 + 2)).toBe(false);
+      expect(await store.findSenderByApiKeyHash(keyHash)).toBeNull();
+      // The address can get a new sender after revocation.
+      await store.addSender({
+        id: id(),
+        email: 'alice@example.org',
+        apiKeyHash: sha(new Uint8Array([7])),
+        at: T0,
+      });
+    });
+
+    it('stores a message body durably and reads it whole and by range', async () => {
+      const { input, bytes } = await message();
+      expect(await readAll(await store.openBody(input.id))).toEqual(bytes);
+      const part = await readAll(await store.openBody(input.id, { start: 1000, end: 250_000 }));
+      expect(part).toEqual(bytes.subarray(1000, 250_001));
+      const m = await store.getMessage(input.id);
+      expect(m).toMatchObject({
+        id: input.id,
+        size: bytes.length,
+        sha256: sha(bytes),
+        protocol: 'smime',
+        encrypted: true,
+        subject: 'Quarterly figures',
+        receiptRequested: true,
+        revokedAt: null,
+        purgedAt: null,
+      });
+      expect(m?.senderEmail).toMatch(/@example\.org$/);
+      const ds = await store.listDeliveries(input.id);
+      expect(ds.map((d) => [d.recipient, d.state])).toEqual([
+        ['a@example.com', 'pending'],
+        ['b@example.com', 'pending'],
+      ]);
+      const got = await store.getDelivery(ds[0]!.id);
+      expect(got?.secretHash).toBe(input.deliveries[0]!.secretHash);
+      expect(got?.message.id).toBe(input.id);
+      expect((await store.listEvents(ds[0]!.id)).map((e) => e.type)).toEqual(['created']);
+    });
+
+    it('keeps an aborted or failed body invisible and recover() drops staged leftovers', async () => {
+      const w = await store.createBodyWriter();
+      await w.write(new Uint8Array(1000));
+      await w.abort();
+      await w.abort();
+      const staged = await stage(store, new Uint8Array(randomBytes(5000)));
+      const s = await sender();
+      const bad: NewMessage = {
+        id: id(),
+        senderId: s.id,
+        size: 4999, // does not match: must be refused
+        sha256: staged.sha256,
+        protocol: 'smime',
+        encrypted: true,
+        signed: false,
+        contentType: 'application/pkcs7-mime',
+        fromHeader: null,
+        subject: '',
+        headerDate: null,
+        headerMessageId: null,
+        createdAt: T0,
+        expiresAt: T0 + 1000,
+        receiptRequested: false,
+        deliveries: [],
+        mails: [],
+      };
+      await expect(store.createMessage(bad, staged)).rejects.toThrow();
+      expect(await store.getMessage(bad.id)).toBeNull();
+      expect(await store.openBody(bad.id)).toBeNull();
+      // A body staged and never committed (a crash before commit) is dropped at recovery.
+      const w2 = await store.createBodyWriter();
+      await w2.write(new Uint8Array(10));
+      await w2.finish();
+      const r = await store.recover();
+      expect(r.removedStaged).toBeGreaterThanOrEqual(1);
+    });
+
+    it('claims queued mails with a lease, completes them once and moves the delivery to notified', async () => {
+      const { input } = await message();
+      const claimed = await store.claimMail(T0, 60_000, 10);
+      expect(claimed).toHaveLength(2);
+      expect(claimed[0]!.payload).toEqual(new Uint8Array([1, 2, 3]));
+      expect(claimed[0]!.attempts).toBe(1);
+      expect(await store.claimMail(T0 + 1, 60_000, 10)).toHaveLength(0); // leased
+      const [a, b] = claimed;
+      expect(await store.completeMail(a!.id, 'not-the-token', T0 + 2)).toBe(false);
+      expect(await store.completeMail(a!.id, a!.leaseToken, T0 + 2)).toBe(true);
+      expect(await store.completeMail(a!.id, a!.leaseToken, T0 + 3)).toBe(false);
+      const d = (await store.getDelivery(a!.deliveryId))!.delivery;
+      expect(d.state).toBe('notified');
+      // Retry: released, due later, reclaimable after that with the attempt counted.
+      expect(await store.retryMail(b!.id, b!.leaseToken, T0 + 10_000, 'connection refused')).toBe(true);
+      expect(await store.claimMail(T0 + 5_000, 60_000, 10)).toHaveLength(0);
+      const again = await store.claimMail(T0 + 10_000, 60_000, 10);
+      expect(again.map((m) => [m.id, m.attempts])).toEqual([[b!.id, 2]]);
+      // An expired lease can be claimed by another worker; the stale one then cannot complete.
+      const stolen = await store.claimMail(T0 + 80_000, 60_000, 10);
+      expect(stolen).toHaveLength(1);
+      expect(await store.completeMail(b!.id, again[0]!.leaseToken, T0 + 80_001)).toBe(false);
+      expect(await store.failMail(b!.id, stolen[0]!.leaseToken, T0 + 80_002, '550 no such user')).toBe(true);
+      expect((await store.getDelivery(b!.deliveryId))!.delivery.state).toBe('failed');
+      const stats = await store.mailStats();
+      expect(stats).toMatchObject({ queued: 0, sent: 1, failed: 1 });
+      expect(input.deliveries).toHaveLength(2);
+    });
+
+    it('changes states by compare-and-set, with events and mails queued in the same step', async () => {
+      const { input } = await message({ recipients: ['r@example.com'] });
+      const did = input.deliveries[0]!.id;
+      expect(
+        await store.transition({
+          deliveryId: did,
+          from: ['pending', 'notified'],
+          to: 'opened',
+          event: 'opened',
+          at: T0 + 1,
+        }),
+      ).toBe(true);
+      expect(
+        await store.transition({
+          deliveryId: did,
+          from: ['pending', 'notified'],
+          to: 'opened',
+          event: 'opened',
+          at: T0 + 2,
+        }),
+      ).toBe(false);
+      const receipt = {
+        id: id(),
+        kind: 'receipt' as const,
+        deliveryId: did,
+        recipient: 's@example.org',
+        payload: null,
+      };
+      expect(
+        await store.transition({
+          deliveryId: did,
+          from: ['pending', 'notified', 'opened'],
+          to: 'processed',
+          event: 'processed',
+          detail: 'receiver 1.0',
+          at: T0 + 3,
+          enqueue: [receipt],
+        }),
+      ).toBe(true);
+      await store.addEvent(did, 'content', null, T0 + 4);
+      const events = await store.listEvents(did);
+      expect(events.map((e) => e.type)).toEqual(['created', 'opened', 'processed', 'content']);
+      expect(events[2]!.detail).toBe('receiver 1.0');
+      const mails = await store.claimMail(T0 + 10, 1000, 10);
+      expect(mails.map((m) => m.kind).sort()).toEqual(['notification', 'receipt']);
+    });
+
+    it('revokes a message: deliveries revoked, notifications cancelled, body purgeable', async () => {
+      const { input } = await message();
+      expect(await store.revokeMessage(input.id, T0 + 5)).toBe(true);
+      expect(await store.revokeMessage(input.id, T0 + 6)).toBe(false);
+      expect(await store.revokeMessage('no-such-message-id', T0 + 6)).toBe(false);
+      const ds = await store.listDeliveries(input.id);
+      expect(ds.every((d) => d.state === 'revoked')).toBe(true);
+      expect(await store.claimMail(T0 + 10, 1000, 10)).toHaveLength(0);
+      expect((await store.mailStats()).cancelled).toBe(2);
+      expect(await store.listPurgeable(T0 + 10, 10)).toEqual([input.id]);
+      await store.purgeBody(input.id, T0 + 11);
+      await store.purgeBody(input.id, T0 + 12);
+      expect(await store.openBody(input.id)).toBeNull();
+      expect((await store.getMessage(input.id))?.purgedAt).toBe(T0 + 11);
+      expect(await store.listPurgeable(T0 + 13, 10)).toEqual([]);
+    });
+
+    it('expires due messages; processed deliveries stay processed and get an event', async () => {
+      const { input } = await message({ expiresAt: T0 + 1000 });
+      const [d1, d2] = input.deliveries;
+      await store.transition({
+        deliveryId: d1!.id,
+        from: ['pending'],
+        to: 'processed',
+        event: 'processed',
+        at: T0 + 10,
+      });
+      expect(await store.expireDue(T0 + 999, 10)).toEqual([]);
+      expect(await store.expireDue(T0 + 1000, 10)).toEqual([input.id]);
+      expect(await store.expireDue(T0 + 1001, 10)).toEqual([]);
+      expect((await store.getDelivery(d1!.id))!.delivery.state).toBe('processed');
+      expect((await store.listEvents(d1!.id)).map((e) => e.type)).toEqual([
+        'created',
+        'processed',
+        'expired',
+      ]);
+      expect((await store.getDelivery(d2!.id))!.delivery.state).toBe('expired');
+      expect(await store.listPurgeable(T0 + 1001, 10)).toEqual([input.id]);
+    });
+
+    it('counts wrong secrets per delivery in a window', async () => {
+      const { input } = await message({ recipients: ['r@example.com'] });
+      const did = input.deliveries[0]!.id;
+      expect(await store.badSecretCount(did, T0, 60_000)).toBe(0);
+      expect(await store.noteBadSecret(did, T0, 60_000)).toBe(1);
+      expect(await store.noteBadSecret(did, T0 + 10, 60_000)).toBe(2);
+      expect(await store.badSecretCount(did, T0 + 20, 60_000)).toBe(2);
+      expect(await store.badSecretCount(did, T0 + 70_000, 60_000)).toBe(0);
+      expect(await store.noteBadSecret(did, T0 + 70_000, 60_000)).toBe(1);
+    });
+
+    it('keeps the built-in outbox idempotent by mail id', async () => {
+      const mail = {
+        id: id(),
+        to: 'r@example.com',
+        subject: 'S',
+        text: 't',
+        html: '<p>h</p>',
+        createdAt: T0,
+      };
+      await store.addLocalMail(mail);
+      await store.addLocalMail(mail);
+      expect(await store.listLocalMail(10)).toEqual([mail]);
+    });
+
+    it('publishes directory entries, one per address and kind, the newest winning', async () => {
+      const e = {
+        email: 'r@example.com',
+        kind: 'x509' as const,
+        data: '-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n',
+        fingerprint: 'ab',
+        deliveryId: 'd1',
+        publishedAt: T0,
+      };
+      await store.publishDirectoryEntry(e);
+      await store.publishDirectoryEntry({ ...e, fingerprint: 'cd', publishedAt: T0 + 1 });
+      await store.publishDirectoryEntry({ ...e, kind: 'openpgp', data: 'KEY', fingerprint: 'ef' });
+      const got = await store.lookupDirectory('r@example.com');
+      expect(got.map((x) => [x.kind, x.fingerprint])).toEqual([
+        ['openpgp', 'ef'],
+        ['x509', 'cd'],
+      ]);
+      expect(await store.lookupDirectory('nobody@example.com')).toEqual([]);
+    });
+  });
+}
