@@ -23,6 +23,12 @@ export { parseAddresses, normalizeAddress, formatMailbox } from './mime/addresse
 export type { Mailbox } from './mime/addresses.ts';
 export { openMessage } from './open.ts';
 export type { OpenOptions } from './open.ts';
-export { exportPrivateKey, importKeyFile, sniffKeyFile } from './keyfile.ts';
+export {
+  describeCertificateDer,
+  exportPrivateKey,
+  generateIdentity,
+  importKeyFile,
+  sniffKeyFile,
+} from './keyfile.ts';
 export type { ImportOptions, KeyFileKind } from './keyfile.ts';
 export { safeFilename } from './mime/content.ts';

@@ -6,6 +6,7 @@
 import { latin1 } from './bytes.ts';
 import { SealpostError, asSealpostError } from './errors.ts';
 import type { KeyEntry } from './keyring.ts';
+import type { CertificateInfo } from './report.ts';
 
 export type KeyFileKind = 'pkcs12' | 'x509' | 'openpgp' | 'unknown';
 
@@ -90,4 +91,32 @@ export async function exportPrivateKey(
   throw new SealpostError('unsupported', 'Only private keys can be exported with a passphrase.', {
     algorithm: entry.type,
   });
+}
+
+/** Generates a new key pair for `email`: OpenPGP (with its public key) or S/MIME (self-signed). */
+export async function generateIdentity(
+  kind: 'openpgp' | 'smime',
+  name: string,
+  email: string,
+): Promise<KeyEntry[]> {
+  try {
+    if (kind === 'openpgp') {
+      const { generateOpenPgpIdentity } = await import('./openpgp/generate.ts');
+      return await generateOpenPgpIdentity(name, email);
+    }
+    const { generateSmimeIdentity } = await import('./smime/generate.ts');
+    return [await generateSmimeIdentity(name, email)];
+  } catch (e) {
+    throw asSealpostError(e, 'malformed', 'Generating the key');
+  }
+}
+
+/** Describes an X.509 certificate (DER) for people: subject, issuer, validity, fingerprints, usage. */
+export async function describeCertificateDer(der: Uint8Array): Promise<CertificateInfo> {
+  try {
+    const { describeCertificate } = await import('./smime/index.ts');
+    return await describeCertificate(der);
+  } catch (e) {
+    throw asSealpostError(e, 'malformed', 'The certificate');
+  }
 }

@@ -1,0 +1,158 @@
+/**
+ * The receiver app: a message opened from its link (/m/<id>#<secret>), the keys page, the version.
+ */
+import { useEffect, useMemo, useState } from 'preact/hooks';
+import type { KeyEntry } from '../core/index.ts';
+import { fetchMetadata } from './api.ts';
+import { CryptoClient } from './crypto-client.ts';
+import { KeysPage } from './keys-page.tsx';
+import { Keystore } from './keystore.ts';
+import { MessageView } from './message-view.tsx';
+import { checkForUpdate, type UpdateState } from './updates.ts';
+
+export interface ReceiverConfig {
+  /** PEM certificates the server's operator trusts (from `sealpost serve --trust-anchors`). */
+  trustAnchors: string[];
+  brand?: { name?: string };
+}
+
+export interface Location {
+  deliveryId: string | null;
+  secret: string | null;
+}
+
+/** Reads the delivery id from the path and the secret from the fragment, then hides the fragment. */
+export function readLocation(): Location {
+  const m = /^\/m\/([A-Za-z0-9_-]{8,128})\/?$/.exec(window.location.pathname);
+  const deliveryId = m ? m[1]! : null;
+  if (!deliveryId) return { deliveryId: null, secret: null };
+  const storageKey = `sealpost:secret:${deliveryId}`;
+  let secret = window.location.hash.length > 1 ? decodeURIComponent(window.location.hash.slice(1)) : null;
+  if (secret) {
+    // Keep the secret for reloads of this tab only, and take it out of the address bar (screens,
+    // bookmarks, history): it is never sent anywhere but in the pickup requests' header.
+    sessionStorage.setItem(storageKey, secret);
+    history.replaceState(null, '', window.location.pathname);
+  } else {
+    secret = sessionStorage.getItem(storageKey);
+  }
+  return { deliveryId, secret };
+}
+
+async function installServerTrust(
+  crypto: CryptoClient,
+  keystore: Keystore,
+  config: ReceiverConfig,
+): Promise<void> {
+  if (config.trustAnchors.length === 0) return;
+  const dismissed = new Set(
+    JSON.parse(localStorage.getItem('sealpost:dismissed-anchors') ?? '[]') as string[],
+  );
+  const known = new Set((await keystore.list()).map((e) => `${e.type}:${e.id}`));
+  const fresh: KeyEntry[] = [];
+  for (const p of config.trustAnchors) {
+    const entries = await crypto.importKey(new TextEncoder().encode(p), undefined, true);
+    for (const e of entries) if (!known.has(`${e.type}:${e.id}`) && !dismissed.has(e.id)) fresh.push(e);
+  }
+  if (fresh.length) await keystore.add(fresh, 'server');
+}
+
+export function App({ config }: { config: ReceiverConfig }) {
+  const location = useMemo(readLocation, []);
+  const crypto = useMemo(() => new CryptoClient(), []);
+  const keystore = useMemo(() => new Keystore(), []);
+  const [tab, setTab] = useState<'message' | 'keys'>(location.deliveryId ? 'message' : 'keys');
+  const [ready, setReady] = useState(false);
+  const [revision, setRevision] = useState(0);
+  const [sessionEntries, setSessionEntries] = useState<KeyEntry[]>([]);
+  const [update, setUpdate] = useState<UpdateState>({ kind: 'current' });
+  const [recipient, setRecipient] = useState<string | null>(null);
+
+  useEffect(() => {
+    installServerTrust(crypto, keystore, config)
+      .catch(() => undefined)
+      .finally(() => setReady(true));
+    void checkForUpdate(setUpdate);
+    if (location.deliveryId && location.secret)
+      fetchMetadata(location.deliveryId, location.secret).then(
+        (m) => setRecipient(m.recipient),
+        () => undefined,
+      );
+  }, []);
+
+  const appName = config.brand?.name ?? 'Sealpost';
+  const delivery =
+    location.deliveryId && location.secret
+      ? { id: location.deliveryId, secret: location.secret, recipient }
+      : null;
+
+  return (
+    <div class="app">
+      <a class="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header class="topbar">
+        <span class="brand">{appName} secure message</span>
+        <nav aria-label="Sections">
+          {location.deliveryId && (
+            <button
+              type="button"
+              aria-current={tab === 'message' ? 'page' : undefined}
+              onClick={() => setTab('message')}
+            >
+              Message
+            </button>
+          )}
+          <button
+            type="button"
+            aria-current={tab === 'keys' ? 'page' : undefined}
+            onClick={() => setTab('keys')}
+          >
+            Keys
+          </button>
+        </nav>
+      </header>
+      <main id="main">
+        {!ready ? (
+          <p class="progress-text">Starting…</p>
+        ) : tab === 'message' && location.deliveryId ? (
+          location.secret ? (
+            <MessageView
+              id={location.deliveryId}
+              secret={location.secret}
+              crypto={crypto}
+              keystore={keystore}
+              sessionEntries={sessionEntries}
+              onSessionEntries={(e) => setSessionEntries((old) => [...old, ...e])}
+              onKeystoreChanged={() => setRevision((r) => r + 1)}
+            />
+          ) : (
+            <div class="problem" role="alert">
+              <h2>This link is incomplete</h2>
+              <p>The part of the link after “#” is missing; it is what opens the message.</p>
+              <p class="next">Open the link again from the notification e-mail, copying all of it.</p>
+            </div>
+          )
+        ) : (
+          <KeysPage
+            crypto={crypto}
+            keystore={keystore}
+            delivery={delivery}
+            revision={revision}
+            onChanged={() => setRevision((r) => r + 1)}
+          />
+        )}
+        {!location.deliveryId && (
+          <p class="hint">To read a secure message, open the link from your notification e-mail.</p>
+        )}
+      </main>
+      <footer class="footer">
+        <span>
+          Decrypted in your browser; your keys never leave it. Receiver version{' '}
+          <span data-testid="version">{__SEALPOST_VERSION__}</span> (build {__SEALPOST_BUILD__.slice(0, 12)})
+        </span>
+        {update.kind === 'updating' && <span role="status"> Updating to version {update.version}…</span>}
+      </footer>
+    </div>
+  );
+}

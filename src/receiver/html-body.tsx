@@ -1,0 +1,129 @@
+/**
+ * An HTML body, sanitized with DOMPurify and shown in a sandboxed frame that can make no requests:
+ * no scripts, no same-origin access, and a Content-Security-Policy inside the frame that allows
+ * only inline styles and data: images (the message's own cid: images are turned into data: URLs).
+ * Remote images, CSS url()s, forms and links that fetch are EFAIL's exfiltration channels: all closed.
+ */
+import DOMPurify from 'dompurify';
+import { useMemo } from 'preact/hooks';
+import type { Attachment } from '../core/index.ts';
+
+const FRAME_CSP =
+  "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; form-action 'none'";
+
+function toDataUrl(a: Attachment): string {
+  let binary = '';
+  for (let i = 0; i < a.content.length; i += 0x8000)
+    binary += String.fromCharCode(...a.content.subarray(i, i + 0x8000));
+  return `data:${a.contentType};base64,${btoa(binary)}`;
+}
+
+const URL_IN_CSS = /url\s*\(|@import|image-set\s*\(|expression\s*\(/i;
+
+export function sanitizeHtml(html: string, attachments: Attachment[]): { html: string; blocked: number } {
+  const cids = new Map<string, Attachment>();
+  for (const a of attachments) if (a.contentId) cids.set(a.contentId.replace(/^<|>$/g, '').toLowerCase(), a);
+  let blocked = 0;
+  const purify = DOMPurify();
+  purify.addHook('uponSanitizeAttribute', (_node, data) => {
+    const name = data.attrName.toLowerCase();
+    const value = data.attrValue;
+    if (name === 'style' && URL_IN_CSS.test(value)) {
+      data.keepAttr = false;
+      blocked++;
+      return;
+    }
+    if (
+      name === 'src' ||
+      name === 'background' ||
+      name === 'poster' ||
+      name === 'srcset' ||
+      name === 'xlink:href'
+    ) {
+      const cid = /^\s*cid:(.+)$/i.exec(value);
+      if (cid) {
+        const a = cids.get(cid[1]!.trim().toLowerCase());
+        if (a && a.contentType.startsWith('image/')) {
+          data.attrValue = toDataUrl(a);
+          return;
+        }
+      }
+      if (/^\s*data:image\//i.test(value)) return;
+      data.keepAttr = false;
+      blocked++;
+    }
+  });
+  purify.addHook('afterSanitizeAttributes', (node) => {
+    if (node instanceof Element && node.tagName === 'A') {
+      const href = node.getAttribute('href');
+      if (href && !/^\s*(https?:|mailto:)/i.test(href)) node.removeAttribute('href');
+      node.setAttribute('target', '_blank');
+      node.setAttribute('rel', 'noopener noreferrer');
+    }
+  });
+  purify.addHook('uponSanitizeElement', (node, data) => {
+    if (data.tagName === 'style' && node.textContent && URL_IN_CSS.test(node.textContent)) {
+      node.textContent = node.textContent
+        .replace(/url\s*\([^)]*\)/gi, 'none')
+        .replace(/@import[^;]*;?/gi, '');
+      blocked++;
+    }
+  });
+  const clean = purify.sanitize(html, {
+    WHOLE_DOCUMENT: false,
+    FORBID_TAGS: [
+      'form',
+      'input',
+      'button',
+      'select',
+      'textarea',
+      'script',
+      'iframe',
+      'frame',
+      'object',
+      'embed',
+      'link',
+      'meta',
+      'base',
+      'svg',
+      'math',
+      'audio',
+      'video',
+      'source',
+      'track',
+      'picture',
+    ],
+    FORBID_ATTR: ['action', 'formaction', 'ping', 'srcdoc', 'http-equiv'],
+    ALLOW_DATA_ATTR: false,
+    ALLOWED_URI_REGEXP: /^(?:https?:|mailto:|data:image\/|#)/i,
+  });
+  return { html: String(clean), blocked };
+}
+
+export function HtmlBody({ html, attachments }: { html: string; attachments: Attachment[] }) {
+  const result = useMemo(() => sanitizeHtml(html, attachments), [html, attachments]);
+  const doc = `<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="${FRAME_CSP}"><style>body{font-family:system-ui,sans-serif;margin:0.5rem;color:#111;background:#fff;overflow-wrap:anywhere}img{max-width:100%;height:auto}</style></head><body>${result.html}</body></html>`;
+  return (
+    <div class="html-body">
+      {result.blocked > 0 && (
+        <p class="notice">
+          {result.blocked} remote {result.blocked === 1 ? 'resource was' : 'resources were'} blocked to
+          protect your privacy and the message’s secrecy.
+        </p>
+      )}
+      <iframe
+        title="Message content"
+        sandbox="allow-popups allow-popups-to-escape-sandbox"
+        referrerpolicy="no-referrer"
+        srcdoc={doc}
+        class="html-frame"
+        onLoad={(e) => {
+          const frame = e.currentTarget as HTMLIFrameElement;
+          // The frame is sandboxed without same-origin access, so its height cannot be read; a
+          // generous fixed height with scrolling keeps it simple and safe.
+          frame.style.height = '60vh';
+        }}
+      />
+    </div>
+  );
+}

@@ -1,0 +1,398 @@
+/**
+ * Opening one delivered message: metadata → download (with progress) streamed into the crypto
+ * worker → ask for a key or a password when needed → show the message → post the receipt.
+ * Nothing of a layer is shown before core has established that layer's integrity.
+ */
+import { useEffect, useRef, useState } from 'preact/hooks';
+import type { KeyEntry, OpenedMessage } from '../core/index.ts';
+import { ApiError, fetchMetadata, postReceipt, streamContent, type PickupMetadata } from './api.ts';
+import { Attachments } from './attachments.tsx';
+import { CryptoError, type CryptoClient } from './crypto-client.ts';
+import { HtmlBody } from './html-body.tsx';
+import { KeystoreError, type Keystore } from './keystore.ts';
+import { SignaturePanel } from './signature.tsx';
+import { explainOpenError, explainPickupError, formatBytes, formatDate, type Explained } from './words.ts';
+
+type Phase =
+  | { kind: 'loading' }
+  | { kind: 'pickup-error'; explained: Explained }
+  | { kind: 'downloading'; done: number; total: number }
+  | { kind: 'processing' }
+  | { kind: 'need-key'; explained: Explained }
+  | { kind: 'need-password'; explained: Explained }
+  | { kind: 'error'; explained: Explained }
+  | { kind: 'shown'; report: OpenedMessage };
+
+export interface MessageViewProps {
+  id: string;
+  secret: string;
+  crypto: CryptoClient;
+  keystore: Keystore;
+  /** Keys the recipient imported without keeping them: used for this page session only. */
+  sessionEntries: KeyEntry[];
+  onSessionEntries: (entries: KeyEntry[]) => void;
+  onKeystoreChanged: () => void;
+}
+
+export function MessageView(props: MessageViewProps) {
+  const { id, secret, crypto, keystore } = props;
+  const [meta, setMeta] = useState<PickupMetadata | null>(null);
+  const [phase, setPhase] = useState<Phase>({ kind: 'loading' });
+  const chunks = useRef<Uint8Array[] | null>(null);
+  const downloading = useRef<Promise<void> | null>(null);
+  const receiptSent = useRef(false);
+
+  const attempt = async (password?: string, extra: KeyEntry[] = []): Promise<void> => {
+    const m = meta ?? (await fetchMetadata(id, secret));
+    const entries = [...(await keystore.entries()), ...props.sessionEntries, ...extra];
+    setPhase(chunks.current ? { kind: 'processing' } : { kind: 'downloading', done: 0, total: m.size });
+    try {
+      const report = await crypto.open(
+        entries,
+        password,
+        m.size,
+        async (push) => {
+          if (chunks.current) {
+            for (const c of chunks.current) push(c);
+            return;
+          }
+          const kept: Uint8Array[] = [];
+          let done = 0;
+          downloading.current = streamContent(id, secret, (c) => {
+            kept.push(c);
+            push(c);
+            done += c.length;
+            setPhase({ kind: 'downloading', done, total: Math.max(m.size, done) });
+          }).then(() => {
+            chunks.current = kept;
+            setPhase({ kind: 'processing' });
+          });
+          await downloading.current;
+        },
+        () => undefined,
+      );
+      setPhase({ kind: 'shown', report });
+      if (!receiptSent.current) {
+        receiptSent.current = true;
+        postReceipt(id, secret, {
+          protocol: report.protocol,
+          signature: report.signature.status,
+          attachments: report.attachments.length,
+        }).catch(() => {
+          receiptSent.current = false;
+        });
+      }
+    } catch (e) {
+      if (e instanceof ApiError) {
+        setPhase({ kind: 'pickup-error', explained: explainPickupError(e.status, e.code, e.message) });
+        return;
+      }
+      const err =
+        e instanceof CryptoError ? e : new CryptoError({ code: 'internal', message: String(e), details: {} });
+      const explained = explainOpenError(err.code, err.message, err.details);
+      if (err.code === 'no-matching-key') setPhase({ kind: 'need-key', explained });
+      else if (err.code === 'bad-password') setPhase({ kind: 'need-password', explained });
+      else setPhase({ kind: 'error', explained });
+    }
+  };
+
+  useEffect(() => {
+    let cancelled = false;
+    fetchMetadata(id, secret).then(
+      (m) => {
+        if (cancelled) return;
+        setMeta(m);
+        void attempt();
+      },
+      (e: unknown) => {
+        if (cancelled) return;
+        const a = e instanceof ApiError ? e : new ApiError(0, 'network', String(e));
+        setPhase({ kind: 'pickup-error', explained: explainPickupError(a.status, a.code, a.message) });
+      },
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [id, secret]);
+
+  return (
+    <article class="message" aria-busy={phase.kind === 'downloading' || phase.kind === 'processing'}>
+      {meta && <Envelope meta={meta} report={phase.kind === 'shown' ? phase.report : null} />}
+      {phase.kind === 'loading' && <p class="progress-text">Looking up the message…</p>}
+      {phase.kind === 'downloading' && <Progress done={phase.done} total={phase.total} />}
+      {phase.kind === 'processing' && <p class="progress-text">Decrypting and checking the signature…</p>}
+      {(phase.kind === 'pickup-error' || phase.kind === 'error') && <Problem explained={phase.explained} />}
+      {phase.kind === 'need-key' && (
+        <KeyPrompt
+          explained={phase.explained}
+          crypto={crypto}
+          keystore={keystore}
+          onReady={(extra, keep) => {
+            if (!keep) props.onSessionEntries(extra);
+            props.onKeystoreChanged();
+            void attempt(undefined, keep ? [] : extra);
+          }}
+        />
+      )}
+      {phase.kind === 'need-password' && (
+        <PasswordPrompt explained={phase.explained} onSubmit={(password) => void attempt(password)} />
+      )}
+      {phase.kind === 'shown' && <Shown report={phase.report} />}
+    </article>
+  );
+}
+
+function Envelope({ meta, report }: { meta: PickupMetadata; report: OpenedMessage | null }) {
+  return (
+    <header class="envelope">
+      <h1 class="subject">{(report?.subject ?? meta.subject) || '(no subject)'}</h1>
+      <dl>
+        <dt>From</dt>
+        <dd>{report?.from || meta.sender}</dd>
+        <dt>To</dt>
+        <dd>{report?.to.join(', ') || meta.recipient}</dd>
+        {report?.date && (
+          <>
+            <dt>Date</dt>
+            <dd>{formatDate(report.date)}</dd>
+          </>
+        )}
+        <dt>Available until</dt>
+        <dd>{formatDate(meta.expiresAt)}</dd>
+      </dl>
+    </header>
+  );
+}
+
+function Progress({ done, total }: { done: number; total: number }) {
+  const percent = total > 0 ? Math.min(100, Math.round((done / total) * 100)) : 0;
+  return (
+    <div class="progress">
+      <label for="download-progress">
+        Downloading the encrypted message: {formatBytes(done)} of {formatBytes(total)} ({percent}%)
+      </label>
+      <progress id="download-progress" max={100} value={percent}>
+        {percent}%
+      </progress>
+    </div>
+  );
+}
+
+function Problem({ explained }: { explained: Explained }) {
+  return (
+    <div class="problem" role="alert">
+      <h2>{explained.title}</h2>
+      <p>{explained.text}</p>
+      <p class="next">{explained.next}</p>
+    </div>
+  );
+}
+
+function KeyPrompt(props: {
+  explained: Explained;
+  crypto: CryptoClient;
+  keystore: Keystore;
+  onReady: (entries: KeyEntry[], kept: boolean) => void;
+}) {
+  const { crypto, keystore } = props;
+  const [canUnlock, setCanUnlock] = useState<boolean | null>(null);
+  const [mode, setMode] = useState<'unlock' | 'import'>('import');
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const [keep, setKeep] = useState(true);
+
+  useEffect(() => {
+    void (async () => {
+      const locked = !keystore.unlocked && (await keystore.hasPrivateKeys());
+      setCanUnlock(locked);
+      setMode(locked ? 'unlock' : 'import');
+    })();
+  }, []);
+
+  const unlock = async (ev: Event): Promise<void> => {
+    ev.preventDefault();
+    const form = ev.currentTarget as HTMLFormElement;
+    const passphrase = (form.elements.namedItem('passphrase') as HTMLInputElement).value;
+    setBusy(true);
+    setError(null);
+    try {
+      await keystore.unlock(passphrase);
+      props.onReady([], true);
+    } catch (e) {
+      setError(e instanceof KeystoreError ? e.message : String(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const importKey = async (ev: Event): Promise<void> => {
+    ev.preventDefault();
+    const form = ev.currentTarget as HTMLFormElement;
+    const file = (form.elements.namedItem('keyfile') as HTMLInputElement).files?.[0];
+    const passphrase = (form.elements.namedItem('passphrase') as HTMLInputElement).value;
+    if (!file) {
+      setError('Choose your key file first.');
+      return;
+    }
+    setBusy(true);
+    setError(null);
+    try {
+      const entries = await crypto.importKey(new Uint8Array(await file.arrayBuffer()), passphrase, false);
+      if (!entries.some((e) => e.type === 'smime-private' || e.type === 'openpgp-private')) {
+        setError(
+          'That file holds no private key. Choose the file that contains your private key (.p12, .pfx or an OpenPGP secret key).',
+        );
+        return;
+      }
+      let kept = false;
+      if (keep) {
+        try {
+          if (!(await keystore.exists())) await keystore.create(passphrase);
+          else if (!keystore.unlocked) await keystore.unlock(passphrase);
+          await keystore.add(entries);
+          kept = true;
+        } catch (e) {
+          // Keep the key for this session; say why it was not stored.
+          setError(
+            e instanceof KeystoreError
+              ? `The key is used for now but not kept in this browser: ${e.message}`
+              : `The key is used for now but not kept: ${String(e)}`,
+          );
+        }
+      }
+      props.onReady(entries, kept);
+    } catch (e) {
+      const err = e instanceof CryptoError ? e : null;
+      setError(
+        err
+          ? explainOpenError(err.code, err.message, err.details).text +
+              ' ' +
+              explainOpenError(err.code, err.message, err.details).next
+          : String(e),
+      );
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <div class="key-prompt">
+      <div class="problem" role="alert">
+        <h2>{props.explained.title}</h2>
+        <p>{props.explained.text}</p>
+        <p class="next">{props.explained.next}</p>
+      </div>
+      {error && (
+        <p class="form-error" role="alert">
+          {error}
+        </p>
+      )}
+      {canUnlock && mode === 'unlock' ? (
+        <form onSubmit={(e) => void unlock(e)} class="card">
+          <h2>Unlock your keyring</h2>
+          <p>Your keys are stored in this browser, encrypted with your passphrase.</p>
+          <label for="unlock-passphrase">Passphrase</label>
+          <input
+            id="unlock-passphrase"
+            name="passphrase"
+            type="password"
+            autocomplete="current-password"
+            required
+          />
+          <div class="buttons">
+            <button type="submit" class="primary" disabled={busy}>
+              Unlock
+            </button>
+            <button type="button" class="link-button" onClick={() => setMode('import')}>
+              Import a key file instead
+            </button>
+          </div>
+        </form>
+      ) : (
+        <form onSubmit={(e) => void importKey(e)} class="card">
+          <h2>Import your key</h2>
+          <label for="key-file">Key file</label>
+          <input
+            id="key-file"
+            name="keyfile"
+            type="file"
+            accept=".p12,.pfx,.asc,.gpg,.pgp,.key,application/x-pkcs12"
+            required
+          />
+          <label for="key-passphrase">Passphrase</label>
+          <input id="key-passphrase" name="passphrase" type="password" autocomplete="off" />
+          <label class="checkbox">
+            <input
+              type="checkbox"
+              checked={keep}
+              onChange={(e) => setKeep((e.currentTarget as HTMLInputElement).checked)}
+            />{' '}
+            Keep this key in this browser, encrypted with this passphrase
+          </label>
+          <div class="buttons">
+            <button type="submit" class="primary" disabled={busy}>
+              Import key
+            </button>
+            {canUnlock && (
+              <button type="button" class="link-button" onClick={() => setMode('unlock')}>
+                Unlock my keyring instead
+              </button>
+            )}
+          </div>
+        </form>
+      )}
+    </div>
+  );
+}
+
+function PasswordPrompt({
+  explained,
+  onSubmit,
+}: {
+  explained: Explained;
+  onSubmit: (password: string) => void;
+}) {
+  return (
+    <form
+      class="card"
+      onSubmit={(ev) => {
+        ev.preventDefault();
+        const input = (ev.currentTarget as HTMLFormElement).elements.namedItem(
+          'password',
+        ) as HTMLInputElement;
+        onSubmit(input.value);
+      }}
+    >
+      <div class="problem" role="alert">
+        <h2>{explained.title}</h2>
+        <p>{explained.text}</p>
+        <p class="next">{explained.next}</p>
+      </div>
+      <label for="message-password">Message password</label>
+      <input id="message-password" name="password" type="password" autocomplete="off" required />
+      <div class="buttons">
+        <button type="submit" class="primary">
+          Open message
+        </button>
+      </div>
+    </form>
+  );
+}
+
+function Shown({ report }: { report: OpenedMessage }) {
+  return (
+    <>
+      <SignaturePanel report={report} />
+      {report.signature.status !== 'invalid' && (
+        <section class="body" aria-label="Message">
+          {report.html !== null ? (
+            <HtmlBody html={report.html} attachments={report.attachments} />
+          ) : (
+            <pre class="text-body">{report.text}</pre>
+          )}
+        </section>
+      )}
+      <Attachments attachments={report.attachments} subject={report.subject} />
+    </>
+  );
+}

@@ -1,0 +1,28 @@
+/**
+ * Messages between the receiver's page and its crypto worker. Everything is structured-cloneable;
+ * byte arrays are transferred, not copied.
+ */
+import type { ErrorCode, KeyEntry, OpenedMessage, SealpostErrorDetails } from '../core/index.ts';
+
+export type WorkerRequest =
+  | { id: number; op: 'open-begin'; entries: KeyEntry[]; password?: string; size: number }
+  | { id: number; op: 'open-chunk'; chunk: Uint8Array }
+  | { id: number; op: 'open-end' }
+  | { id: number; op: 'open-abort' }
+  | { id: number; op: 'import'; bytes: Uint8Array; passphrase?: string; trusted: boolean }
+  | { id: number; op: 'export'; entry: KeyEntry; passphrase: string }
+  | { id: number; op: 'generate'; kind: 'openpgp' | 'smime'; name: string; email: string }
+  | { id: number; op: 'describe-certificate'; der: Uint8Array };
+
+export interface WorkerError {
+  code: ErrorCode | 'internal';
+  message: string;
+  details: SealpostErrorDetails;
+}
+
+export type WorkerResponse =
+  | { id: number; ok: true; result: unknown }
+  | { id: number; ok: false; error: WorkerError }
+  | { id: number; progress: { stage: string; done: number; total: number } };
+
+export type OpenResult = OpenedMessage;
