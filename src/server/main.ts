@@ -1,26 +1,179 @@
 /**
- * The server's composition root (minimal until the delivery-server issue lands: /healthz only).
+ * The server's composition root: reads the settings, opens the store, recovers from a crash, starts
+ * the HTTP server and the workers (notification outbox, purge), and stops them all in order.
+ * Nothing runs on import; `sealpost serve` calls startServer().
  */
-import Fastify from 'fastify';
-import { parseArgs } from 'node:util';
+import type { FastifyInstance } from 'fastify';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { DestinationStream } from 'pino';
+import { ConfigError, loadConfig, type ServerConfig } from './config.ts';
+import type { ServerContext } from './context.ts';
+import { buildApp } from './http/app.ts';
+import { createMetrics } from './http/metrics.ts';
+import { createLogger } from './log.ts';
+import { createOutboxTransport, createSmtpTransport } from './notify/transport.ts';
+import { OutboxWorker } from './notify/worker.ts';
+import { createReceiverAssets } from './pickup/assets.ts';
+import { PurgeWorker } from './purge.ts';
+import { createSealer, loadSealingKey } from './sealing.ts';
+import { openStore } from './store/index.ts';
+import type { Store } from './store/port.ts';
+import { loadTrustAnchors } from './trust-anchors.ts';
+
+export interface StartOptions {
+  env?: NodeJS.ProcessEnv;
+  /** Where JSON logs go (default: stdout). */
+  logDestination?: DestinationStream;
+  /** Where the start banner goes (default: stdout); null = nowhere. */
+  print?: ((text: string) => void) | null;
+  /** The clock (epoch ms). */
+  now?: () => number;
+  /** How often the outbox worker looks for due mail (default 1 s). */
+  outboxPollMs?: number;
+}
 
 export interface RunningServer {
+  /** The address it listens on. */
   url: string;
+  /** The public base URL used in links. */
+  baseUrl: string;
+  config: ServerConfig;
+  store: Store;
+  app: FastifyInstance;
+  /** Runs one purge pass now (expiry and body removal). */
+  purgeNow(): Promise<void>;
+  /** Stops accepting, finishes in-flight requests (up to --shutdown-timeout), stops the workers. */
   close(): Promise<void>;
 }
 
-export async function startServer(argv: string[]): Promise<RunningServer> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      port: { type: 'string', default: process.env.SEALPOST_PORT ?? '8080' },
-      host: { type: 'string', default: process.env.SEALPOST_HOST ?? '127.0.0.1' },
+async function readTls(config: ServerConfig): Promise<{ key: Buffer; cert: Buffer } | null> {
+  if (!config.tlsCert || !config.tlsKey) return null;
+  try {
+    return { cert: await readFile(config.tlsCert), key: await readFile(config.tlsKey) };
+  } catch (e) {
+    throw new ConfigError([
+      `--tls-cert/--tls-key: cannot read the file (${(e as NodeJS.ErrnoException).code ?? 'error'}).`,
+    ]);
+  }
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::') return 'localhost';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+export async function startServer(argv: string[], options: StartOptions = {}): Promise<RunningServer> {
+  const config = loadConfig(argv, options.env ?? process.env);
+  const now = options.now ?? Date.now;
+  const print = options.print === undefined ? (t: string) => process.stdout.write(t) : options.print;
+  const logger = createLogger(config.logLevel, options.logDestination);
+  const trustAnchors = await loadTrustAnchors(config.trustAnchors);
+  if (config.receiverDir && !existsSync(join(config.receiverDir, 'index.html')))
+    throw new ConfigError([
+      `--receiver-dir: ${config.receiverDir} has no index.html (build the receiver first).`,
+    ]);
+  const tls = await readTls(config);
+
+  const store = await openStore({ dataDir: config.data });
+  const recovered = await store.recover();
+  if (recovered.removedStaged + recovered.removedOrphans > 0)
+    logger.warn(recovered, 'removed uncommitted message files left by an interrupted run');
+  const sealer = createSealer(await loadSealingKey(config.data, config.sealingKey));
+  const metrics = createMetrics(store);
+
+  let baseUrl = config.baseUrl ?? '';
+  let worker: OutboxWorker | null = null;
+  const ctx: ServerContext = {
+    config,
+    store,
+    logger,
+    metrics,
+    sealer,
+    trustAnchors,
+    now,
+    baseUrl: () => baseUrl,
+    mailFrom: () => {
+      if (config.mailFrom) return config.mailFrom;
+      const host = new URL(baseUrl).hostname;
+      const domain = /^[\d.]+$|^\[|:/.test(host) ? 'localhost' : host;
+      return `"${config.brandName.replace(/["\\\r\n]/g, '')}" <sealpost@${domain}>`;
     },
-    strict: false,
-  });
-  const app = Fastify({ logger: false });
-  app.get('/healthz', async () => ({ status: 'ok' }));
-  const address = await app.listen({ port: Number(values.port), host: String(values.host) });
-  process.stdout.write(`Sealpost listening on ${address}\n  health: ${address}/healthz\n`);
-  return { url: address, close: () => app.close() };
+    outboxMode: config.smtpUpstream === null,
+    kickOutbox: () => worker?.kick(),
+  };
+  const transport = config.smtpUpstream
+    ? createSmtpTransport(config.smtpUpstream)
+    : createOutboxTransport(store, now);
+  const assets = createReceiverAssets(config.receiverDir, config.brandName);
+
+  let ready = false;
+  let closing = false;
+  const app = await buildApp(ctx, { assets, tls, isReady: () => ready && !closing });
+  let url: string;
+  try {
+    url = await app.listen({ port: config.port, host: config.host });
+  } catch (e) {
+    await store.close();
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL')
+      throw new ConfigError([`--port/--host: cannot listen on ${config.host}:${config.port} (${code}).`]);
+    throw e;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  if (!config.baseUrl) baseUrl = `${tls ? 'https' : 'http'}://${urlHost(config.host)}:${port}`;
+
+  worker = new OutboxWorker(ctx, transport, { pollMs: options.outboxPollMs ?? 1000 });
+  worker.start();
+  const purge = new PurgeWorker(ctx);
+  purge.start();
+  ready = true;
+
+  const senders = (await store.listSenders()).filter((s) => s.revokedAt === null).length;
+  logger.info(
+    { url, baseUrl, data: resolve(config.data), outbox: ctx.outboxMode, receiver: assets.kind },
+    'sealpost listening',
+  );
+  if (print) {
+    const lines = [
+      `Sealpost is listening on ${url}`,
+      `  send form:     ${baseUrl}/send`,
+      ctx.outboxMode
+        ? `  outbox:        ${baseUrl}/outbox   (no --smtp-upstream: notifications are kept here, not mailed)`
+        : `  notifications: mailed through ${new URL(config.smtpUpstream!).host}`,
+      `  API:           ${baseUrl}/api/v1/openapi.json`,
+      `  health:        ${baseUrl}/healthz`,
+      `  data:          ${resolve(config.data)}`,
+      `  receiver:      ${assets.kind === 'dist' ? assets.dir : 'built-in minimal page (no dist/receiver)'}`,
+      senders > 0
+        ? `  senders:       ${senders}`
+        : `  senders:       none yet — create one with: npx sealpost senders add you@example.org --data ${config.data}`,
+      '',
+    ];
+    print(`${lines.join('\n')}`);
+  }
+
+  let closed: Promise<void> | null = null;
+  const close = (): Promise<void> => {
+    closed ??= (async () => {
+      closing = true;
+      const force = setTimeout(() => app.server.closeAllConnections(), config.shutdownTimeoutMs);
+      force.unref();
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(force);
+      }
+      await worker?.stop();
+      await purge.stop();
+      transport.close();
+      await store.close();
+      logger.info('sealpost stopped');
+    })();
+    return closed;
+  };
+
+  return { url, baseUrl, config, store, app, purgeNow: () => purge.runOnce(), close };
 }

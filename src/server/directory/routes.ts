@@ -1,0 +1,148 @@
+/**
+ * The directory of published certificates and OpenPGP public keys. A recipient publishes a key for
+ * their own address by proving they received a delivery to it: the delivery id and its link secret
+ * (the same header as pickup). Anyone may look an address up (senders use it to encrypt).
+ */
+import type { FastifyInstance } from 'fastify';
+import { X509Certificate } from 'node:crypto';
+import { readKey } from 'openpgp';
+import { z } from 'zod';
+import type { ServerContext } from '../context.ts';
+import { ServerError } from '../errors.ts';
+import type { PickupAccess } from '../pickup/access.ts';
+import type { DirectoryKind } from '../store/port.ts';
+import { normalizeEmail } from '../submit/service.ts';
+
+const PublishBody = z
+  .object({
+    deliveryId: z.string().min(8).max(64),
+    kind: z.enum(['x509', 'openpgp']),
+    data: z
+      .string()
+      .min(1)
+      .max(64 * 1024),
+  })
+  .strict();
+
+function certificateEmails(cert: X509Certificate): string[] {
+  const out: string[] = [];
+  for (const m of (cert.subjectAltName ?? '').matchAll(/email:([^,\s]+)/gi)) out.push(m[1]!.toLowerCase());
+  for (const m of cert.subject.matchAll(/emailAddress=([^\n,]+)/gi)) out.push(m[1]!.trim().toLowerCase());
+  return out;
+}
+
+/** Checks the key material and returns its fingerprint; throws bad-request with a sentence. */
+export async function checkPublishable(
+  kind: DirectoryKind,
+  data: string,
+  email: string,
+): Promise<{ data: string; fingerprint: string }> {
+  if (/PRIVATE KEY/.test(data))
+    throw new ServerError(
+      'bad-request',
+      'That is a private key: never upload it anywhere. Publish the public key or certificate.',
+    );
+  if (kind === 'x509') {
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(data);
+    } catch {
+      throw new ServerError('bad-request', 'The certificate cannot be read (expected one PEM certificate).');
+    }
+    if (!certificateEmails(cert).includes(email))
+      throw new ServerError('forbidden', `The certificate is not issued for ${email}.`);
+    return {
+      data: `${cert.toString().trim()}\n`,
+      fingerprint: cert.fingerprint256.replace(/:/g, '').toLowerCase(),
+    };
+  }
+  let key;
+  try {
+    key = await readKey({ armoredKey: data });
+  } catch {
+    throw new ServerError(
+      'bad-request',
+      'The OpenPGP key cannot be read (expected one ASCII-armored public key).',
+    );
+  }
+  if (key.isPrivate())
+    throw new ServerError(
+      'bad-request',
+      'That is a private key: never upload it anywhere. Publish the public key.',
+    );
+  try {
+    await key.verifyPrimaryKey();
+  } catch (e) {
+    throw new ServerError(
+      'bad-request',
+      `The OpenPGP key is not usable: ${(e as Error).message.slice(0, 120)}`,
+    );
+  }
+  const emails = key
+    .getUserIDs()
+    .map((u) => /<([^>]+)>/.exec(u)?.[1] ?? u)
+    .map((u) => u.trim().toLowerCase());
+  if (!emails.includes(email))
+    throw new ServerError('forbidden', `The OpenPGP key has no user ID for ${email}.`);
+  return { data: key.armor(), fingerprint: key.getFingerprint().toLowerCase() };
+}
+
+export async function directoryRoutes(
+  app: FastifyInstance,
+  opts: { ctx: ServerContext; access: PickupAccess },
+): Promise<void> {
+  const { ctx, access } = opts;
+
+  app.get('/api/v1/directory/:email', async (request) => {
+    const email = normalizeEmail((request.params as { email: string }).email);
+    if (!email) throw new ServerError('bad-request', 'That is not an e-mail address.');
+    const entries = await ctx.store.lookupDirectory(email);
+    if (entries.length === 0) throw new ServerError('not-found', `Nothing is published for ${email}.`);
+    return {
+      email,
+      entries: entries.map((e) => ({
+        kind: e.kind,
+        data: e.data,
+        fingerprint: e.fingerprint,
+        publishedAt: new Date(e.publishedAt).toISOString(),
+      })),
+    };
+  });
+
+  app.post('/api/v1/directory', { bodyLimit: 128 * 1024 }, async (request, reply) => {
+    const parsed = PublishBody.safeParse(request.body);
+    if (!parsed.success)
+      throw new ServerError(
+        'bad-request',
+        'Publish takes {"deliveryId", "kind": "x509"|"openpgp", "data"} as JSON.',
+      );
+    const found = await access.authorize(request, parsed.data.deliveryId);
+    const email = found.delivery.recipient;
+    const checked = await checkPublishable(parsed.data.kind, parsed.data.data, email);
+    const now = ctx.now();
+    await ctx.store.publishDirectoryEntry({
+      email,
+      kind: parsed.data.kind,
+      data: checked.data,
+      fingerprint: checked.fingerprint,
+      deliveryId: found.delivery.id,
+      publishedAt: now,
+    });
+    await ctx.store.addEvent(
+      found.delivery.id,
+      'key-published',
+      `${parsed.data.kind} ${checked.fingerprint}`,
+      now,
+    );
+    ctx.logger.info(
+      { deliveryId: found.delivery.id, kind: parsed.data.kind, fingerprint: checked.fingerprint },
+      'key published',
+    );
+    void reply.code(201).send({
+      email,
+      kind: parsed.data.kind,
+      fingerprint: checked.fingerprint,
+      publishedAt: new Date(now).toISOString(),
+    });
+  });
+}

@@ -1,0 +1,107 @@
+/**
+ * Prometheus metrics (prom-client), one registry per server instance so tests can run several.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { FastifyInstance } from 'fastify';
+import type { Store } from '../store/port.ts';
+
+export interface Metrics {
+  registry: Registry;
+  submissions: Counter<'result'>;
+  submittedBytes: Counter;
+  notifications: Counter<'kind' | 'result'>;
+  pickupBytes: Counter;
+  badSecrets: Counter<'scope'>;
+  receipts: Counter;
+  inflightUploads: Gauge;
+}
+
+export function createMetrics(store: Store): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'sealpost_' });
+  const m: Metrics = {
+    registry,
+    submissions: new Counter({
+      name: 'sealpost_submissions_total',
+      help: 'Message submissions by result (stored, or the refusal code)',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    submittedBytes: new Counter({
+      name: 'sealpost_submitted_bytes_total',
+      help: 'Bytes of stored messages',
+      registers: [registry],
+    }),
+    notifications: new Counter({
+      name: 'sealpost_mails_total',
+      help: 'Notification and receipt mails by outcome (sent, retry, failed)',
+      labelNames: ['kind', 'result'],
+      registers: [registry],
+    }),
+    pickupBytes: new Counter({
+      name: 'sealpost_pickup_bytes_total',
+      help: 'Bytes of message content sent to receivers',
+      registers: [registry],
+    }),
+    badSecrets: new Counter({
+      name: 'sealpost_bad_secrets_total',
+      help: 'Pickup requests with a wrong or missing link secret',
+      labelNames: ['scope'],
+      registers: [registry],
+    }),
+    receipts: new Counter({
+      name: 'sealpost_receipts_total',
+      help: 'Receipts recorded (deliveries processed)',
+      registers: [registry],
+    }),
+    inflightUploads: new Gauge({
+      name: 'sealpost_inflight_uploads',
+      help: 'Submissions being received right now',
+      registers: [registry],
+    }),
+  };
+  new Gauge({
+    name: 'sealpost_outbox_mails',
+    help: 'Mails in the outbox by state',
+    labelNames: ['state'],
+    registers: [registry],
+    async collect() {
+      const s = await store.mailStats();
+      this.set({ state: 'queued' }, s.queued);
+      this.set({ state: 'sent' }, s.sent);
+      this.set({ state: 'failed' }, s.failed);
+      this.set({ state: 'cancelled' }, s.cancelled);
+    },
+  });
+  new Gauge({
+    name: 'sealpost_outbox_oldest_queued_age_seconds',
+    help: 'Age of the oldest queued mail (0 when none): a stuck upstream shows here',
+    registers: [registry],
+    async collect() {
+      const s = await store.mailStats();
+      this.set(s.oldestQueuedAt === null ? 0 : Math.max(0, (Date.now() - s.oldestQueuedAt) / 1000));
+    },
+  });
+  return m;
+}
+
+export function installRequestMetrics(app: FastifyInstance, metrics: Metrics): void {
+  const requests = new Counter({
+    name: 'sealpost_http_requests_total',
+    help: 'HTTP requests by route, method and status',
+    labelNames: ['route', 'method', 'status'],
+    registers: [metrics.registry],
+  });
+  const duration = new Histogram({
+    name: 'sealpost_http_request_duration_seconds',
+    help: 'HTTP request duration by route',
+    labelNames: ['route'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [metrics.registry],
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    requests.inc({ route, method: request.method, status: String(reply.statusCode) });
+    duration.observe({ route }, reply.elapsedTime / 1000);
+  });
+}

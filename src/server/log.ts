@@ -1,0 +1,38 @@
+/**
+ * JSON logs with pino. Nothing secret may reach a log line: request logs carry the method, the path
+ * without its query string, the status and the client address; headers that can hold a secret or a
+ * key are redacted anyway, should anything log them.
+ */
+import pino, { type DestinationStream, type Logger } from 'pino';
+
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers["x-sealpost-secret"]',
+  'req.headers.cookie',
+  'headers.authorization',
+  'headers["x-sealpost-secret"]',
+  '*.secret',
+  '*.apiKey',
+  '*.password',
+  '*.link',
+  'secret',
+  'apiKey',
+  'password',
+  'link',
+];
+
+export function createLogger(level: string, destination?: DestinationStream): Logger {
+  const options = {
+    level,
+    base: { service: 'sealpost' },
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  };
+  return destination ? pino(options, destination) : pino(options);
+}
+
+/** The path of a URL without its query string (which may carry anything a client put there). */
+export function pathOnly(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}

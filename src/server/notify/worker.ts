@@ -1,0 +1,234 @@
+/**
+ * The outbox worker: claims due mails from the store with a lease, writes them (the link secret is
+ * unsealed only now, in memory), sends them, and marks them sent. A failure schedules a retry with
+ * exponential backoff; only a permanent refusal of the recipient, or the message's expiry, gives up.
+ * At-least-once: a crash between send and mark means one more send of the same mail, with the same
+ * Message-ID (so it is recognisable as a duplicate); in normal operation every mail goes out once.
+ */
+import type { ServerContext } from '../context.ts';
+import { escapeHtml } from '../http/pages.ts';
+import type { MailItem } from '../store/port.ts';
+import type { NotificationPayload } from '../submit/service.ts';
+import { buildMdn } from './mdn.ts';
+import { renderNotification, renderReceiptText, type Brand } from './templates.ts';
+import { isPermanentMailError, type MailTransport, type OutgoingMail } from './transport.ts';
+
+export interface OutboxWorkerOptions {
+  pollMs?: number;
+  leaseMs?: number;
+  batch?: number;
+}
+
+export class OutboxWorker {
+  private timer: NodeJS.Timeout | null = null;
+  private current: Promise<void> | null = null;
+  private stopped = false;
+  private again = false;
+  private readonly pollMs: number;
+  private readonly leaseMs: number;
+  private readonly batch: number;
+
+  constructor(
+    private readonly ctx: ServerContext,
+    private readonly transport: MailTransport,
+    options: OutboxWorkerOptions = {},
+  ) {
+    this.pollMs = options.pollMs ?? 1000;
+    this.leaseMs = options.leaseMs ?? 5 * 60_000;
+    this.batch = options.batch ?? 8;
+  }
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  /** New mail was queued: look now rather than at the next poll. */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.current) this.again = true;
+    else this.schedule(0);
+  }
+
+  /** Stops polling and waits for the mails being sent right now. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.current;
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.run(), ms);
+    this.timer.unref();
+  }
+
+  private run(): void {
+    if (this.current || this.stopped) return;
+    this.current = this.tick()
+      .then((full) => {
+        if (full) this.again = true;
+      })
+      .catch((err: unknown) => this.ctx.logger.error({ err }, 'outbox worker failed'))
+      .finally(() => {
+        this.current = null;
+        const again = this.again;
+        this.again = false;
+        this.schedule(again ? 0 : this.pollMs);
+      });
+  }
+
+  /** One round; true when the batch was full (there may be more). */
+  async tick(): Promise<boolean> {
+    const items = await this.ctx.store.claimMail(this.ctx.now(), this.leaseMs, this.batch);
+    await Promise.all(items.map((i) => this.process(i)));
+    return items.length === this.batch;
+  }
+
+  private backoff(attempts: number): number {
+    const { notifyRetryBaseMs, notifyRetryMaxMs } = this.ctx.config;
+    const d = Math.min(notifyRetryMaxMs, notifyRetryBaseMs * 2 ** Math.max(0, attempts - 1));
+    return Math.round(d * (0.9 + Math.random() * 0.2));
+  }
+
+  private async process(item: MailItem): Promise<void> {
+    const { store, logger, metrics } = this.ctx;
+    let expiresAt = Number.POSITIVE_INFINITY;
+    try {
+      const found = await store.getDelivery(item.deliveryId);
+      if (found) expiresAt = found.message.expiresAt;
+      const mail = found ? await this.compose(item, found) : null;
+      if (!mail) {
+        await store.failMail(
+          item.id,
+          item.leaseToken,
+          this.ctx.now(),
+          'the delivery no longer needs this mail',
+        );
+        return;
+      }
+      await this.transport.send(mail);
+      await store.completeMail(item.id, item.leaseToken, this.ctx.now());
+      metrics.notifications.inc({ kind: item.kind, result: 'sent' });
+      logger.info(
+        { mailId: item.id, kind: item.kind, deliveryId: item.deliveryId, attempts: item.attempts },
+        'mail sent',
+      );
+    } catch (e) {
+      const error = describe(e);
+      const now = this.ctx.now();
+      if (isPermanentMailError(e) || now >= expiresAt) {
+        await store.failMail(item.id, item.leaseToken, now, error);
+        metrics.notifications.inc({ kind: item.kind, result: 'failed' });
+        logger.warn(
+          { mailId: item.id, kind: item.kind, deliveryId: item.deliveryId, error },
+          'mail failed for good',
+        );
+      } else {
+        const next = now + this.backoff(item.attempts);
+        await store.retryMail(item.id, item.leaseToken, next, error);
+        metrics.notifications.inc({ kind: item.kind, result: 'retry' });
+        logger.warn(
+          {
+            mailId: item.id,
+            kind: item.kind,
+            deliveryId: item.deliveryId,
+            attempts: item.attempts,
+            error,
+            retryAt: new Date(next).toISOString(),
+          },
+          'mail not sent, will retry',
+        );
+      }
+    }
+  }
+
+  private brand(): Brand {
+    const c = this.ctx.config;
+    return { name: c.brandName, logoUrl: c.brandLogoUrl, color: c.brandColor, footer: c.brandFooter };
+  }
+
+  private async compose(
+    item: MailItem,
+    found: NonNullable<Awaited<ReturnType<ServerContext['store']['getDelivery']>>>,
+  ): Promise<OutgoingMail | null> {
+    const { delivery, message } = found;
+    const baseUrl = this.ctx.baseUrl();
+    const host = new URL(baseUrl).hostname;
+    const messageId = `<${item.id}@${host}>`;
+    if (item.kind === 'notification') {
+      if (delivery.state !== 'pending' || !item.payload) return null;
+      const { secret } = JSON.parse(
+        new TextDecoder().decode(this.ctx.sealer.open(item.payload)),
+      ) as NotificationPayload;
+      const rendered = renderNotification({
+        brand: this.brand(),
+        baseUrl,
+        link: `${baseUrl}/m/${delivery.id}#${secret}`,
+        recipient: delivery.recipient,
+        senderEmail: message.senderEmail,
+        fromHeader: message.fromHeader,
+        subject: message.subject,
+        size: message.size,
+        protocol: message.protocol,
+        encrypted: message.encrypted,
+        signed: message.signed,
+        expiresAt: message.expiresAt,
+        reference: delivery.id.slice(0, 8),
+      });
+      return {
+        id: item.id,
+        from: this.ctx.mailFrom(),
+        to: delivery.recipient,
+        ...rendered,
+        messageId,
+        headers: {
+          'Auto-Submitted': 'auto-generated',
+          'X-Auto-Response-Suppress': 'All',
+          'X-Sealpost-Delivery': delivery.id,
+        },
+      };
+    }
+    const events = await this.ctx.store.listEvents(delivery.id);
+    const processedAt = [...events].reverse().find((e) => e.type === 'processed')?.at ?? this.ctx.now();
+    const { subject, text } = renderReceiptText({
+      brand: this.brand(),
+      recipient: delivery.recipient,
+      subject: message.subject,
+      sentAt: message.createdAt,
+      processedAt,
+    });
+    const raw = await buildMdn({
+      from: this.ctx.mailFrom(),
+      to: item.recipient,
+      subject,
+      text,
+      reportingHost: host,
+      finalRecipient: delivery.recipient,
+      originalMessageId: message.headerMessageId,
+      messageId,
+      date: new Date(processedAt),
+    });
+    return {
+      id: item.id,
+      from: this.ctx.mailFrom(),
+      to: item.recipient,
+      subject,
+      text,
+      html: `<pre>${escapeHtml(text)}</pre>`,
+      messageId,
+      headers: {},
+      raw,
+    };
+  }
+}
+
+function describe(e: unknown): string {
+  const err = e as { code?: string; responseCode?: number; message?: string };
+  const parts = [
+    err.code,
+    err.responseCode ? String(err.responseCode) : undefined,
+    err.message?.slice(0, 200),
+  ];
+  return parts.filter(Boolean).join(' ') || 'unknown error';
+}
