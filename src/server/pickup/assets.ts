@@ -86,6 +86,7 @@ function builtinAssets(brandName: string): ReceiverAssets {
 <meta name="robots" content="noindex">
 <title>Secure message · ${escapeHtml(brandName)}</title>
 <link rel="stylesheet" href="/assets/style.css">
+<!--sealpost-config-->
 <script src="/receiver/app.js" defer></script>
 </head>
 <body>

@@ -38,7 +38,40 @@ const ReceiptBody = z
     detail: z.string().max(200).optional(),
     receiver: z.string().max(100).optional(),
   })
-  .strict();
+  .loose();
+
+/** A short, log-safe summary of what the receiver reported (simple values only). */
+function receiptDetail(body: Record<string, unknown>): string | null {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(body)) {
+    if (k === 'outcome' || parts.length >= 8) continue;
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')
+      parts.push(
+        `${k.replace(/[^\w-]/g, '').slice(0, 30)}=${String(v)
+          .replace(/[\s\x00-\x1f]+/g, ' ')
+          .slice(0, 60)}`,
+      );
+  }
+  const s = parts.join(' ').slice(0, 200);
+  return s === '' ? null : s;
+}
+
+/** Where the server puts its configuration for the receiver in index.html. */
+export const CONFIG_PLACEHOLDER = '<!--sealpost-config-->';
+
+/**
+ * The receiver page with the server's configuration (trust anchors, branding) as inert JSON in
+ * `<script type="application/json" id="sealpost-config">` (it never runs, so the strict CSP holds).
+ */
+export function receiverPage(assets: ReceiverAssets, config: Record<string, unknown>): Buffer {
+  const html = assets.indexHtml().toString('utf8');
+  const json = JSON.stringify(config)
+    .replace(/</g, '\\u003c')
+    .replace(/>/g, '\\u003e')
+    .replace(/&/g, '\\u0026');
+  const tag = `<script type="application/json" id="sealpost-config">${json}</script>`;
+  return Buffer.from(html.includes(CONFIG_PLACEHOLDER) ? html.replace(CONFIG_PLACEHOLDER, () => tag) : html);
+}
 
 export async function pickupRoutes(
   app: FastifyInstance,
@@ -58,6 +91,12 @@ export async function pickupRoutes(
       });
   }
 
+  const pageHtml = receiverPage(assets, {
+    trustAnchors: ctx.trustAnchors.anchors.map((a) => a.pem),
+    trustAnchorsSha256: ctx.trustAnchors.sha256,
+    brand: { name: ctx.config.brandName, color: ctx.config.brandColor },
+  });
+
   app.get('/m/:id', async (request, reply) => {
     // No lookup, no state change: the page reads the secret from the fragment and calls the API.
     void reply
@@ -65,13 +104,15 @@ export async function pickupRoutes(
       .header('content-security-policy', RECEIVER_CSP)
       .header('cache-control', 'no-store')
       .header('x-robots-tag', 'noindex, nofollow')
-      .send(assets.indexHtml());
+      .send(pageHtml);
   });
 
   app.get('/receiver/*', async (request, reply) => {
     const rel = (request.params as { '*': string })['*'];
     const f = await assets.file(rel);
     if (!f) throw new ServerError('not-found', 'There is no such receiver file.');
+    // The receiver's service worker (/receiver/sw.js) controls the whole origin.
+    if (rel === 'sw.js') reply.header('service-worker-allowed', '/');
     void reply
       .type(f.type)
       .header('content-length', String(f.size))
@@ -151,7 +192,7 @@ export async function pickupRoutes(
   app.route({ method: 'GET', url: '/api/v1/pickup/:id/content', exposeHeadRoute: false, handler: content });
   app.route({ method: 'HEAD', url: '/api/v1/pickup/:id/content', handler: content });
 
-  app.post('/api/v1/pickup/:id/receipt', async (request) => {
+  app.post('/api/v1/pickup/:id/receipt', { bodyLimit: 16 * 1024 }, async (request) => {
     const found = await access.authorize(request, idOf(request));
     const parsed = ReceiptBody.safeParse(request.body ?? {});
     if (!parsed.success)
@@ -162,7 +203,7 @@ export async function pickupRoutes(
     const { delivery, message } = found;
     const now = ctx.now();
     if (parsed.data.outcome === 'failed') {
-      await ctx.store.addEvent(delivery.id, 'receiver-failed', parsed.data.detail ?? null, now);
+      await ctx.store.addEvent(delivery.id, 'receiver-failed', receiptDetail(parsed.data), now);
       return { id: delivery.id, state: delivery.state };
     }
     const wantMdn =
@@ -172,7 +213,7 @@ export async function pickupRoutes(
       from: ['pending', 'notified', 'opened', 'failed'],
       to: 'processed',
       event: 'processed',
-      detail: parsed.data.receiver ?? null,
+      detail: receiptDetail(parsed.data),
       at: now,
       enqueue: wantMdn
         ? [
