@@ -110,7 +110,12 @@ export async function startServer(argv: string[], options: StartOptions = {}): P
 
   let ready = false;
   let closing = false;
-  const app = await buildApp(ctx, { assets, tls, isReady: () => ready && !closing });
+  const app = await buildApp(ctx, {
+    assets,
+    tls,
+    isReady: () => ready && !closing,
+    isClosing: () => closing,
+  });
   let url: string;
   try {
     url = await app.listen({ port: config.port, host: config.host });

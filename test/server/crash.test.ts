@@ -130,7 +130,12 @@ describe('crash safety (kill -9 during submissions)', () => {
     dirs.push(dir);
     const setup = await SqliteStore.open({ dataDir: dir });
     const apiKey = newApiKey();
-    await setup.addSender({ id: randomId(12), email: 'alice@example.org', apiKeyHash: hashToken(apiKey), at: Date.now() });
+    await setup.addSender({
+      id: randomId(12),
+      email: 'alice@example.org',
+      apiKeyHash: hashToken(apiKey),
+      at: Date.now(),
+    });
     await setup.close();
 
     const acknowledged = new Map<string, string>(); // message id → sha256 of what was sent

@@ -23,7 +23,9 @@ const shared = requireShared('server lifecycle tests over the interop corpus');
 const message = (): Buffer => readFileSync(corpusMessage('05-smime-enveloped-ecdh-p256.eml'));
 
 async function statusOf(t: TestServer, id: string) {
-  const r = await fetch(`${t.url}/api/v1/messages/${id}`, { headers: { authorization: `Bearer ${t.apiKey}` } });
+  const r = await fetch(`${t.url}/api/v1/messages/${id}`, {
+    headers: { authorization: `Bearer ${t.apiKey}` },
+  });
   return (await r.json()) as {
     revoked: boolean;
     expiresAt: string;
@@ -108,7 +110,14 @@ describe.skipIf(!shared)('upstream mail server down, then back', () => {
   it('keeps retrying and delivers each notification exactly once', async () => {
     const sink = await createSmtpSink(); // not started: connections are refused
     const t = await startTestServer({
-      args: ['--smtp-upstream', `smtp://127.0.0.1:${sink.port}`, '--notify-retry-base', '200ms', '--notify-retry-max', '400ms'],
+      args: [
+        '--smtp-upstream',
+        `smtp://127.0.0.1:${sink.port}`,
+        '--notify-retry-base',
+        '200ms',
+        '--notify-retry-max',
+        '400ms',
+      ],
     });
     try {
       const res = await submit(t, message(), '?to=one@example.net&to=two@example.net');
@@ -146,7 +155,10 @@ describe.skipIf(!shared)('upstream mail server down, then back', () => {
       const res = await submit(t, message(), '?to=never@example.net');
       const { id } = (await res.json()) as { id: string };
       await waitUntil(async () => (await statusOf(t, id)).deliveries.length === 1);
-      await fetch(`${t.url}/api/v1/messages/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${t.apiKey}` } });
+      await fetch(`${t.url}/api/v1/messages/${id}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${t.apiKey}` },
+      });
       await sink.start();
       await sleep(500);
       expect(sink.mails).toHaveLength(0);

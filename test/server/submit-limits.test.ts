@@ -108,8 +108,9 @@ describe.skipIf(!shared)('submission limits', () => {
   });
 
   it('refuses missing recipients, bad keys, wrong types, empty bodies and bad parameters', async () => {
-    const noTo = 'From: a@example.org\r\nContent-Type: application/pkcs7-mime; smime-type=enveloped-data\r\n\r\nAAAA\r\n';
-    const e = async (r: Response) => [(r.status), ((await r.json()) as { error: { code: string } }).error.code];
+    const noTo =
+      'From: a@example.org\r\nContent-Type: application/pkcs7-mime; smime-type=enveloped-data\r\n\r\nAAAA\r\n';
+    const e = async (r: Response) => [r.status, ((await r.json()) as { error: { code: string } }).error.code];
     expect(await e(await submit(t, noTo))).toEqual([400, 'no-recipients']);
     expect(await e(await submit(t, noTo, '?to=not-an-address'))).toEqual([400, 'bad-request']);
     expect((await submit(t, noTo, '?to=x@example.org')).status).toBe(201);

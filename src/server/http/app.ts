@@ -23,6 +23,8 @@ export interface AppOptions {
   assets: ReceiverAssets;
   tls: { key: Buffer; cert: Buffer } | null;
   isReady(): boolean;
+  /** True once shutdown began: answers then close their connection instead of keeping it alive. */
+  isClosing(): boolean;
 }
 
 export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<FastifyInstance> {
@@ -45,6 +47,10 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<Fa
   installErrorHandling(app);
   installSecurityHeaders(app, { hsts: opts.tls !== null || ctx.baseUrl().startsWith('https:') });
   installRequestMetrics(app, ctx.metrics);
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (opts.isClosing()) reply.header('connection', 'close');
+    return payload;
+  });
   // One log line per request: method, path without query, status, time, client address.
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(
