@@ -48,7 +48,7 @@ function receiptDetail(body: Record<string, unknown>): string | null {
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean')
       parts.push(
         `${k.replace(/[^\w-]/g, '').slice(0, 30)}=${String(v)
-          .replace(/[\s\x00-\x1f]+/g, ' ')
+          .replace(/[^\x20-\x7e\u00a0-\uffff]+/g, ' ')
           .slice(0, 60)}`,
       );
   }
