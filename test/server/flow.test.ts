@@ -174,6 +174,8 @@ describe.skipIf(!shared)('delivery flow (HTTP + SMTP upstream)', () => {
     expect(raw).not.toMatch(/[^\r]\n/);
     await new Promise((r) => setTimeout(r, 300));
     expect(sink.mails).toHaveLength(3);
+    for (const line of t.logs)
+      expect((JSON.parse(line) as { level: number }).level, line.slice(0, 300)).toBeLessThan(40);
     const bobAfter = (await status()).deliveries.find((d) => d.id === id)! as {
       events: { type: string; detail?: string }[];
     };

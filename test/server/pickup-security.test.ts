@@ -159,6 +159,8 @@ describe.skipIf(!shared)('pickup access control', () => {
     expect(t.logs.length).toBeGreaterThan(20);
     for (const line of t.logs) {
       expect(() => JSON.parse(line)).not.toThrow();
+      // No request ended in a server-side error along the way.
+      expect((JSON.parse(line) as { level: number }).level, line.slice(0, 300)).toBeLessThan(50);
       for (const n of needles)
         expect(line.includes(n), `log line leaks a secret: ${line.slice(0, 200)}`).toBe(false);
     }

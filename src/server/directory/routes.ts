@@ -138,7 +138,7 @@ export async function directoryRoutes(
       { deliveryId: found.delivery.id, kind: parsed.data.kind, fingerprint: checked.fingerprint },
       'key published',
     );
-    void reply.code(201).send({
+    return reply.code(201).send({
       email,
       kind: parsed.data.kind,
       fingerprint: checked.fingerprint,

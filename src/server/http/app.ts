@@ -28,6 +28,8 @@ export interface AppOptions {
 }
 
 export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<FastifyInstance> {
+  const reqPrefix = `${randomId(4)}-`;
+  let reqCounter = 0;
   const app = Fastify({
     loggerInstance: ctx.logger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -39,7 +41,7 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<Fa
     keepAliveTimeout: 10_000,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    genReqId: () => randomId(9),
+    genReqId: () => `${reqPrefix}${(++reqCounter).toString(36)}`,
     ...(opts.tls ? { https: { key: opts.tls.key, cert: opts.tls.cert } } : {}),
   }) as unknown as FastifyInstance;
 

@@ -99,7 +99,7 @@ export async function pickupRoutes(
 
   app.get('/m/:id', async (request, reply) => {
     // No lookup, no state change: the page reads the secret from the fragment and calls the API.
-    void reply
+    return reply
       .type('text/html; charset=utf-8')
       .header('content-security-policy', RECEIVER_CSP)
       .header('cache-control', 'no-store')
@@ -113,7 +113,7 @@ export async function pickupRoutes(
     if (!f) throw new ServerError('not-found', 'There is no such receiver file.');
     // The receiver's service worker (/receiver/sw.js) controls the whole origin.
     if (rel === 'sw.js') reply.header('service-worker-allowed', '/');
-    void reply
+    return reply
       .type(f.type)
       .header('content-length', String(f.size))
       .header('cache-control', f.immutable ? 'public, max-age=31536000, immutable' : 'no-cache')

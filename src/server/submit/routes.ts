@@ -113,7 +113,7 @@ export async function submitRoutes(app: FastifyInstance, opts: { ctx: ServerCont
       expiresInMs: parseExpiry(q.expires, ctx.now()),
       receipt: parseBool(q.receipt, 'receipt'),
     });
-    void reply.code(201).header('location', `/api/v1/messages/${result.id}`).send(result);
+    return reply.code(201).header('location', `/api/v1/messages/${result.id}`).send(result);
   });
 
   app.get('/api/v1/messages/:id', { onRequest: auth }, async (request) =>
@@ -166,7 +166,7 @@ export async function submitRoutes(app: FastifyInstance, opts: { ctx: ServerCont
 </form>
 <section id="send-result" aria-live="polite"></section>
 <noscript><p class="error">This form needs JavaScript. Without it, use <code>sealpost send</code> or the HTTP API.</p></noscript>`;
-    void reply
+    return reply
       .type('text/html; charset=utf-8')
       .header('cache-control', 'no-store')
       .send(page({ title: 'Send', brandName: ctx.config.brandName, body, scripts: ['/assets/send.js'] }));
@@ -182,7 +182,7 @@ recipient gets a notification with a private link, and the message is decrypted 
   ${ctx.outboxMode ? '<li><a href="/outbox">Outbox</a> (notifications of this trial server)</li>' : ''}
   <li><a href="/api/v1/openapi.json">HTTP API (OpenAPI)</a></li>
 </ul>`;
-    void reply
+    return reply
       .type('text/html; charset=utf-8')
       .send(page({ title: 'Home', brandName: ctx.config.brandName, body }));
   });
