@@ -1,31 +1,44 @@
 /**
  * OpenPGP entry points used by core/open.ts and the keyring import/export (OpenPGP.js 6).
- * CONTRACT — implemented in this folder; see the doc comment of each function.
+ * What is supported and the policy: docs/openpgp.md. Only SealpostError leaves these functions.
  */
 import type { OpenContext } from '../context.ts';
 import type { KeyEntry, OpenPgpPrivateEntry } from '../keyring.ts';
 import type { EncryptedLayer, SignedLayer } from '../report.ts';
-import { unsupported } from '../errors.ts';
+import { exportKey, importKeys } from './keys.ts';
+import { pgpError } from './lib.ts';
+import { decryptMessage, openSigned, verifyDetached } from './messages.ts';
+
+async function guarded<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw pgpError(e, { what });
+  }
+}
 
 /**
  * Decrypts an OpenPGP message (armored or binary) with ctx.keyring's secret keys or ctx.password.
  * If the message also carries signatures (combined sign+encrypt), they are verified and returned as
  * `signed`. No plaintext is returned before the integrity check passed.
+ *
+ * A message that is not encrypted (signed only, or a cleartext-signed text) is refused with
+ * code `malformed` and `details.notEncrypted === true`: open it with openOpenPgpSigned.
  */
 export async function decryptOpenPgp(
-  _data: Uint8Array,
-  _ctx: OpenContext,
+  data: Uint8Array,
+  ctx: OpenContext,
 ): Promise<{ content: Uint8Array; layer: EncryptedLayer; signed: SignedLayer | null }> {
-  throw unsupported('OpenPGP', 'OpenPGP support is not built yet.');
+  return guarded('The OpenPGP message', () => decryptMessage(data, ctx));
 }
 
 /** Verifies a detached signature (PGP/MIME multipart/signed) over `content` (canonical CRLF bytes). */
 export async function verifyOpenPgpDetached(
-  _content: Uint8Array,
-  _signature: Uint8Array,
-  _ctx: OpenContext,
+  content: Uint8Array,
+  signature: Uint8Array,
+  ctx: OpenContext,
 ): Promise<SignedLayer> {
-  throw unsupported('OpenPGP', 'OpenPGP support is not built yet.');
+  return guarded('The OpenPGP signature', () => verifyDetached(content, signature, ctx));
 }
 
 /**
@@ -33,22 +46,22 @@ export async function verifyOpenPgpDetached(
  * (armored or binary). Returns the signed content and the report.
  */
 export async function openOpenPgpSigned(
-  _data: Uint8Array,
-  _ctx: OpenContext,
+  data: Uint8Array,
+  ctx: OpenContext,
 ): Promise<{ content: Uint8Array; layer: SignedLayer }> {
-  throw unsupported('OpenPGP', 'OpenPGP support is not built yet.');
+  return guarded('The signed OpenPGP message', () => openSigned(data, ctx));
 }
 
 /** Imports armored or binary OpenPGP keys; secret keys are unlocked with `passphrase`. */
 export async function importOpenPgpKeys(
-  _data: Uint8Array,
-  _passphrase: string | undefined,
-  _trusted: boolean,
+  data: Uint8Array,
+  passphrase: string | undefined,
+  trusted: boolean,
 ): Promise<KeyEntry[]> {
-  throw unsupported('OpenPGP', 'OpenPGP support is not built yet.');
+  return guarded('The OpenPGP key', () => importKeys(data, passphrase, trusted));
 }
 
 /** Exports a secret key, armored, encrypted under `passphrase`. */
-export async function exportOpenPgpKey(_entry: OpenPgpPrivateEntry, _passphrase: string): Promise<string> {
-  throw unsupported('OpenPGP', 'OpenPGP support is not built yet.');
+export async function exportOpenPgpKey(entry: OpenPgpPrivateEntry, passphrase: string): Promise<string> {
+  return guarded('The OpenPGP key', () => exportKey(entry, passphrase));
 }
