@@ -96,12 +96,10 @@ async function reportOne(
   keys: readonly VerificationKey[],
   ctx: OpenContext,
 ): Promise<SignatureReport> {
-  let packet: openpgp.SignaturePacket | null = null;
-  try {
-    packet = (await r.signature).packets[0] ?? null;
-  } catch {
-    packet = null;
-  }
+  const packet: openpgp.SignaturePacket | null = await r.signature.then(
+    (s) => s.packets[0] ?? null,
+    () => null,
+  );
   const keyIdHex = hex(r.keyID);
   const report = blank('unknown-signer', []);
   if (packet) {
