@@ -26,6 +26,7 @@ export interface PkeskPacket {
 export interface SkeskPacket {
   version: number;
   sessionKeyAlgorithm: number | null;
+  sessionKeyEncryptionAlgorithm?: number | null;
   s2k?: { type?: string } | null;
 }
 

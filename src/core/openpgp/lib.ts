@@ -291,6 +291,8 @@ export function pgpError(e: unknown, c: ErrorContext): SealpostError {
 function algorithmFromText(text: string): string {
   const version = /Version (\d+) of the (.+?) (?:packet )?is (?:unsupported|not supported)/i.exec(text);
   if (version) return `${version[2]!.replace(/ packet$/, '')} packet version ${version[1]}`;
+  const armorHash = /Unknown hash algorithm in armor header: (\S+)/i.exec(text);
+  if (armorHash) return armorHash[1]!.toUpperCase();
   const enumValue = /Invalid enum value\.?\s*(.*)/i.exec(text);
   if (enumValue) return `unknown algorithm identifier ${enumValue[1] ?? ''}`.trim();
   return text.replace(/[.:]\s*$/, '');

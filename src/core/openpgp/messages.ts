@@ -30,22 +30,23 @@ type AnyPacket = openpgp.AnyPacket;
 /** The all-zero key ID of an anonymous recipient (`gpg --throw-keyids`, RFC 9580 §5.1). */
 const isWildcard = (id: openpgp.KeyID): boolean => /^0+$/.test(id.toHex());
 
-/** Reads the rest of a packet list that OpenPGP.js left in its internal stream (after the first data packet). */
-async function drain(list: openpgp.PacketList<AnyPacket>): Promise<AnyPacket[]> {
-  const stream = (
-    list as unknown as {
-      stream?: { getReader?: () => { read(): Promise<{ done: boolean; value?: AnyPacket }> } } | null;
-    }
-  ).stream;
-  if (!stream || typeof stream.getReader !== 'function') return [];
+/**
+ * OpenPGP.js parses a packet list up to its first data packet and leaves the rest (typically the
+ * signatures) in an internal stream. Reads that rest into the list, so that grammar errors surface
+ * now and every packet (also the ones it could not parse) can be looked at.
+ */
+async function complete(list: openpgp.PacketList<AnyPacket>): Promise<void> {
+  type Reader = { read(): Promise<{ done: boolean; value?: AnyPacket }> };
+  const holder = list as unknown as { stream?: { getReader?: () => Reader } | null };
+  const stream = holder.stream;
+  if (!stream || typeof stream.getReader !== 'function') return;
   const reader = stream.getReader();
-  const out: AnyPacket[] = [];
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    if (value) out.push(value);
+    if (value) list.push(value);
   }
-  return out;
+  holder.stream = null;
 }
 
 async function parseMessage(
@@ -118,7 +119,7 @@ export async function decryptMessage(
   }
   // Whatever follows the encrypted data must still be a well-formed message (no hidden extras).
   try {
-    await drain(packets);
+    await complete(packets);
   } catch (e) {
     throw pgpError(e, ec);
   }
@@ -149,7 +150,7 @@ export async function decryptMessage(
     recipients.push({
       type: 'openpgp-password',
       description: 'a password',
-      algorithm: `${symmetricName(p.sessionKeyAlgorithm)}${s2k?.type ? `, S2K ${s2k.type}` : ''}`,
+      algorithm: `${symmetricName(p.sessionKeyEncryptionAlgorithm ?? p.sessionKeyAlgorithm)}${s2k?.type ? `, S2K ${s2k.type}` : ''}`,
     });
   }
 
@@ -293,7 +294,8 @@ async function literalAndSignatures(
   let inner: openpgp.Message<Uint8Array>;
   try {
     inner = message.unwrapCompressed();
-    // Also reads the packets after the literal data (the signatures), checking the message grammar.
+    // The packets after the literal data (the signatures), checking the message grammar.
+    await complete(inner.packets);
     results = await internals.message(message).verify(
       keys.map((k) => k.key),
       ctx.now,
