@@ -7,7 +7,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { StoreConflictError, type NewMessage, type Store } from '../../src/server/store/port.ts';
+import {
+  StoreConflictError,
+  type NewForward,
+  type NewMessage,
+  type Store,
+} from '../../src/server/store/port.ts';
 
 export interface StoreHandle {
   store: Store;
@@ -310,6 +315,125 @@ export function storeContract(name: string, factory: () => Promise<StoreHandle>)
       expect(await store.badSecretCount(did, T0 + 20, 60_000)).toBe(2);
       expect(await store.badSecretCount(did, T0 + 70_000, 60_000)).toBe(0);
       expect(await store.noteBadSecret(did, T0 + 70_000, 60_000)).toBe(1);
+    });
+
+    it('finds the active sender by address', async () => {
+      const s = await sender('Finder@Example.org'.toLowerCase());
+      expect((await store.findSenderByEmail('finder@example.org'))?.id).toBe(s.id);
+      expect(await store.findSenderByEmail('nobody@example.org')).toBeNull();
+      await store.revokeSender('finder@example.org', T0 + 1);
+      expect(await store.findSenderByEmail('finder@example.org')).toBeNull();
+    });
+
+    async function forward(opts: Partial<NewForward> & { bytes?: Uint8Array } = {}) {
+      const bytes = opts.bytes ?? new Uint8Array(randomBytes(20_000));
+      const body = await stage(store, bytes);
+      const input: NewForward = {
+        id: opts.id ?? id(),
+        mailFrom: opts.mailFrom ?? 'alice@example.org',
+        recipients: opts.recipients ?? ['x@example.net', 'y@example.net'],
+        size: bytes.length,
+        sha256: sha(bytes),
+        senderId: opts.senderId ?? null,
+        createdAt: opts.createdAt ?? T0,
+        expiresAt: opts.expiresAt ?? T0 + 5 * 86_400_000,
+      };
+      await store.enqueueForward(input, body);
+      return { input, bytes };
+    }
+
+    it('queues forwards durably, claims them with a lease and completes them once', async () => {
+      const s = await sender();
+      const { input, bytes } = await forward({ senderId: s.id });
+      expect(await readAll(await store.openForwardBody(input.id))).toEqual(bytes);
+      expect(await store.getForward(input.id)).toMatchObject({
+        ...input,
+        state: 'queued',
+        attempts: 0,
+        lastError: null,
+        doneAt: null,
+      });
+      expect(await store.forwardStats()).toMatchObject({ queued: 1, sent: 0, failed: 0, oldestQueuedAt: T0 });
+      const claimed = await store.claimForwards(T0, 60_000, 10);
+      expect(claimed).toHaveLength(1);
+      expect(claimed[0]).toMatchObject({ ...input, attempts: 1 });
+      expect(await store.claimForwards(T0 + 1, 60_000, 10)).toHaveLength(0); // leased
+      expect(await store.completeForward(input.id, 'not-the-token', T0 + 2)).toBe(false);
+      expect(await store.completeForward(input.id, claimed[0]!.leaseToken, T0 + 2)).toBe(true);
+      expect(await store.completeForward(input.id, claimed[0]!.leaseToken, T0 + 3)).toBe(false);
+      expect(await store.openForwardBody(input.id)).toBeNull();
+      expect(await store.getForward(input.id)).toMatchObject({ state: 'sent', doneAt: T0 + 2 });
+      expect(await store.forwardStats()).toMatchObject({ queued: 0, sent: 1, oldestQueuedAt: null });
+      expect(await store.getForward('no-such-forward')).toBeNull();
+    });
+
+    it('retries forwards later, narrowing the recipients, and lets an expired lease be taken over', async () => {
+      const { input } = await forward();
+      const [a] = await store.claimForwards(T0, 60_000, 10);
+      expect(
+        await store.retryForward(input.id, a!.leaseToken, T0 + 10_000, '421 try later', ['y@example.net']),
+      ).toBe(true);
+      expect(await store.claimForwards(T0 + 5_000, 60_000, 10)).toHaveLength(0);
+      const [b] = await store.claimForwards(T0 + 10_000, 60_000, 10);
+      expect(b).toMatchObject({ id: input.id, attempts: 2, recipients: ['y@example.net'] });
+      expect((await store.getForward(input.id))!.lastError).toBe('421 try later');
+      // Without a recipient list the envelope stays as it is.
+      expect(await store.retryForward(input.id, b!.leaseToken, T0 + 20_000, 'timeout')).toBe(true);
+      const [c] = await store.claimForwards(T0 + 20_000, 60_000, 10);
+      expect(c!.recipients).toEqual(['y@example.net']);
+      const [stolen] = await store.claimForwards(T0 + 90_000, 60_000, 10);
+      expect(stolen!.attempts).toBe(4);
+      expect(await store.retryForward(input.id, c!.leaseToken, T0 + 90_001, 'stale')).toBe(false);
+      expect(await store.completeForward(input.id, stolen!.leaseToken, T0 + 90_002)).toBe(true);
+    });
+
+    it('fails a forward and queues its bounce in the same step', async () => {
+      const { input } = await forward();
+      const [a] = await store.claimForwards(T0, 60_000, 10);
+      const dsn = new Uint8Array(Buffer.from('From: MAILER-DAEMON\r\n\r\nbounce\r\n'));
+      const bounce: NewForward = {
+        id: id(),
+        mailFrom: '',
+        recipients: ['alice@example.org'],
+        size: dsn.length,
+        sha256: sha(dsn),
+        senderId: null,
+        createdAt: T0 + 5,
+        expiresAt: T0 + 6 * 86_400_000,
+      };
+      expect(
+        await store.failForward(input.id, a!.leaseToken, T0 + 5, 'expired', {
+          forward: bounce,
+          body: await stage(store, dsn),
+        }),
+      ).toBe(true);
+      expect(await store.getForward(input.id)).toMatchObject({ state: 'failed', lastError: 'expired' });
+      expect(await store.openForwardBody(input.id)).toBeNull();
+      expect(await readAll(await store.openForwardBody(bounce.id))).toEqual(dsn);
+      const [b] = await store.claimForwards(T0 + 6, 60_000, 10);
+      expect(b).toMatchObject({ id: bounce.id, mailFrom: '', recipients: ['alice@example.org'] });
+      // A lost lease fails nothing and queues no bounce.
+      expect(await store.failForward(input.id, a!.leaseToken, T0 + 7, 'again')).toBe(false);
+      expect(await store.failForward(bounce.id, b!.leaseToken, T0 + 8, '550 no such user')).toBe(true);
+      expect(await store.forwardStats()).toMatchObject({ queued: 0, failed: 2 });
+    });
+
+    it('refuses a forward whose staged body does not match, leaving nothing queued', async () => {
+      const bytes = new Uint8Array(randomBytes(3000));
+      const body = await stage(store, bytes);
+      const bad: NewForward = {
+        id: id(),
+        mailFrom: 'a@example.org',
+        recipients: ['b@example.net'],
+        size: bytes.length + 1,
+        sha256: sha(bytes),
+        senderId: null,
+        createdAt: T0,
+        expiresAt: T0 + 1000,
+      };
+      await expect(store.enqueueForward(bad, body)).rejects.toThrow();
+      expect(await store.getForward(bad.id)).toBeNull();
+      expect((await store.forwardStats()).queued).toBe(0);
     });
 
     it('keeps the built-in outbox idempotent by mail id', async () => {

@@ -53,4 +53,18 @@ describe('SqliteStore specifics', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+
+  it('removes relay queue files that no queued forward owns', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sealpost-store-'));
+    try {
+      const store = await SqliteStore.open({ dataDir: dir });
+      await mkdir(join(dir, 'relay', 'zz'), { recursive: true });
+      await writeFile(join(dir, 'relay', 'zz', 'zzOrphanForward0001'), 'half');
+      expect(await store.recover()).toEqual({ removedStaged: 0, removedOrphans: 1 });
+      expect(await readdir(join(dir, 'relay', 'zz'))).toEqual([]);
+      await store.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

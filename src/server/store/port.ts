@@ -191,6 +191,47 @@ export interface TransitionInput {
   enqueue?: NewMail[];
 }
 
+/** State of a mail in the SMTP relay's forward queue. */
+export type ForwardState = 'queued' | 'sent' | 'failed';
+
+/** A message the SMTP relay accepted to pass on unchanged to the upstream mail server. */
+export interface NewForward {
+  id: string;
+  /** Envelope sender (MAIL FROM); '' is the null sender (a bounce, which is never bounced). */
+  mailFrom: string;
+  /** Envelope recipients (RCPT TO), at least one. */
+  recipients: string[];
+  size: number;
+  sha256: string;
+  /** The authenticated sender; null for a trusted-network client or a bounce. */
+  senderId: string | null;
+  createdAt: number;
+  /** When the queue gives up on it (and bounces it to mailFrom). */
+  expiresAt: number;
+}
+
+export interface ForwardRecord extends NewForward {
+  state: ForwardState;
+  attempts: number;
+  nextAttemptAt: number;
+  lastError: string | null;
+  doneAt: number | null;
+}
+
+export interface ForwardItem extends NewForward {
+  attempts: number;
+  /** Proof of the claim: completing, retrying or failing needs it. */
+  leaseToken: string;
+}
+
+export interface ForwardStats {
+  queued: number;
+  sent: number;
+  failed: number;
+  /** createdAt of the oldest queued forward, or null. */
+  oldestQueuedAt: number | null;
+}
+
 export interface Store {
   readonly kind: string;
   /** Schema migrations to the newest version (idempotent). */
@@ -209,6 +250,8 @@ export interface Store {
   revokeSender(email: string, at: number): Promise<boolean>;
   /** The active (not revoked) sender owning this API key hash. */
   findSenderByApiKeyHash(hash: string): Promise<SenderRecord | null>;
+  /** The active (not revoked) sender with this address (lower case). */
+  findSenderByEmail(email: string): Promise<SenderRecord | null>;
 
   // message bodies and messages
   createBodyWriter(): Promise<BodyWriter>;
@@ -265,6 +308,43 @@ export interface Store {
   /** Idempotent by id. */
   addLocalMail(mail: LocalMail): Promise<void>;
   listLocalMail(limit: number): Promise<LocalMail[]>;
+
+  // SMTP relay forward queue (bodies are staged with createBodyWriter, like messages)
+  /**
+   * Makes the staged body and the queue entry durable and visible in one step (state queued, due
+   * now). On failure the staged body is discarded and nothing is queued.
+   */
+  enqueueForward(input: NewForward, body: StagedBody): Promise<void>;
+  getForward(id: string): Promise<ForwardRecord | null>;
+  /** Claims up to `limit` due queued forwards for `leaseMs`, counting an attempt for each. */
+  claimForwards(now: number, leaseMs: number, limit: number): Promise<ForwardItem[]>;
+  /** The stored bytes of a queued forward; null when it is not queued any more. */
+  openForwardBody(id: string): Promise<Readable | null>;
+  /** It went out: state sent, body removed. False when the lease was lost. */
+  completeForward(id: string, leaseToken: string, at: number): Promise<boolean>;
+  /**
+   * Releases the claim and schedules the next attempt; `recipients` narrows the envelope to those
+   * still to be tried (the others were accepted or refused for good).
+   */
+  retryForward(
+    id: string,
+    leaseToken: string,
+    nextAttemptAt: number,
+    error: string,
+    recipients?: string[],
+  ): Promise<boolean>;
+  /**
+   * Gives up: state failed, body removed; `bounce` (a DSN to the envelope sender, staged like any
+   * body) is queued in the same step. False when the lease was lost (and the bounce is discarded).
+   */
+  failForward(
+    id: string,
+    leaseToken: string,
+    at: number,
+    error: string,
+    bounce?: { forward: NewForward; body: StagedBody },
+  ): Promise<boolean>;
+  forwardStats(): Promise<ForwardStats>;
 
   // directory
   /** Replaces the entry of this kind for this address. */

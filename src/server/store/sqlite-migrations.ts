@@ -105,4 +105,29 @@ export const SQLITE_MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'SMTP relay forward queue',
+    sql: `
+      CREATE TABLE forward_queue (
+        id TEXT PRIMARY KEY,
+        mail_from TEXT NOT NULL,
+        recipients TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        sender_id TEXT REFERENCES senders (id),
+        body_path TEXT,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        lease_token TEXT,
+        lease_until INTEGER,
+        last_error TEXT,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        done_at INTEGER
+      );
+      CREATE INDEX forward_queue_due ON forward_queue (next_attempt_at) WHERE state = 'queued';
+    `,
+  },
 ];

@@ -20,11 +20,16 @@ import {
   type DeliveryState,
   type DeliveryWithMessage,
   type DirectoryEntry,
+  type ForwardItem,
+  type ForwardRecord,
+  type ForwardState,
+  type ForwardStats,
   type LocalMail,
   type MailItem,
   type MailStats,
   type MessageRecord,
   type NewMail,
+  type NewForward,
   type NewMessage,
   type SenderRecord,
   type StagedBody,
@@ -90,6 +95,19 @@ function senderFromRow(r: Row): SenderRecord {
   };
 }
 
+function forwardFromRow(r: Row): NewForward {
+  return {
+    id: r.id as string,
+    mailFrom: r.mail_from as string,
+    recipients: JSON.parse(r.recipients as string) as string[],
+    size: r.size as number,
+    sha256: r.sha256 as string,
+    senderId: (r.sender_id as string | null) ?? null,
+    createdAt: r.created_at as number,
+    expiresAt: r.expires_at as number,
+  };
+}
+
 const MESSAGE_SELECT = `SELECT m.*, s.email AS sender_email FROM messages m JOIN senders s ON s.id = m.sender_id`;
 
 class FileBodyWriter implements BodyWriter {
@@ -151,12 +169,14 @@ export class SqliteStore implements Store {
   private readonly db: Database.Database;
   private readonly tmpDir: string;
   private readonly messagesDir: string;
+  private readonly relayDir: string;
 
   private constructor(dataDir: string, db: Database.Database) {
     this.dataDir = dataDir;
     this.db = db;
     this.tmpDir = join(dataDir, 'tmp');
     this.messagesDir = join(dataDir, 'messages');
+    this.relayDir = join(dataDir, 'relay');
   }
 
   /** Opens (creating when needed) the store in a data folder and migrates its schema. */
@@ -164,6 +184,7 @@ export class SqliteStore implements Store {
     const dataDir = resolve(options.dataDir);
     await mkdir(join(dataDir, 'tmp'), { recursive: true, mode: 0o700 });
     await mkdir(join(dataDir, 'messages'), { recursive: true, mode: 0o700 });
+    await mkdir(join(dataDir, 'relay'), { recursive: true, mode: 0o700 });
     const db = new Database(join(dataDir, 'sealpost.db'));
     db.pragma('journal_mode = WAL');
     // FULL: a committed transaction survives power loss, not only a process crash.
@@ -211,10 +232,19 @@ export class SqliteStore implements Store {
       await rm(join(this.tmpDir, name), { force: true, recursive: true });
       removedStaged++;
     }
-    let removedOrphans = 0;
     const known = this.db.prepare('SELECT 1 FROM messages WHERE id = ? AND purged_at IS NULL');
-    for (const shard of await readdir(this.messagesDir)) {
-      const dir = join(this.messagesDir, shard);
+    const queued = this.db.prepare("SELECT 1 FROM forward_queue WHERE id = ? AND state = 'queued'");
+    const removedOrphans =
+      (await this.removeOrphans(this.messagesDir, (name) => known.get(name) !== undefined)) +
+      (await this.removeOrphans(this.relayDir, (name) => queued.get(name) !== undefined));
+    return { removedStaged, removedOrphans };
+  }
+
+  /** Removes the files under <dir>/<shard>/ that `owned` does not claim; returns how many. */
+  private async removeOrphans(root: string, owned: (name: string) => boolean): Promise<number> {
+    let removed = 0;
+    for (const shard of await readdir(root)) {
+      const dir = join(root, shard);
       let names: string[];
       try {
         names = await readdir(dir);
@@ -222,13 +252,13 @@ export class SqliteStore implements Store {
         continue;
       }
       for (const name of names) {
-        if (!known.get(name)) {
+        if (!owned(name)) {
           await rm(join(dir, name), { force: true });
-          removedOrphans++;
+          removed++;
         }
       }
     }
-    return { removedStaged, removedOrphans };
+    return removed;
   }
 
   async ping(): Promise<void> {
@@ -280,6 +310,13 @@ export class SqliteStore implements Store {
     return r ? senderFromRow(r) : null;
   }
 
+  async findSenderByEmail(email: string): Promise<SenderRecord | null> {
+    const r = this.db
+      .prepare('SELECT * FROM senders WHERE email = ? AND revoked_at IS NULL')
+      .get(email.toLowerCase()) as Row | undefined;
+    return r ? senderFromRow(r) : null;
+  }
+
   // --- bodies and messages
 
   async createBodyWriter(): Promise<BodyWriter> {
@@ -294,11 +331,30 @@ export class SqliteStore implements Store {
     return join(this.tmpDir, body.ref);
   }
 
-  private bodyPath(messageId: string): { rel: string; dir: string; abs: string } {
+  private bodyPath(
+    messageId: string,
+    area: 'messages' | 'relay' = 'messages',
+  ): { rel: string; dir: string; abs: string } {
     if (!/^[A-Za-z0-9_-]{8,64}$/.test(messageId)) throw new Error('Malformed message id.');
     const shard = messageId.slice(0, 2);
-    const dir = join(this.messagesDir, shard);
-    return { rel: join('messages', shard, messageId), dir, abs: join(dir, messageId) };
+    const root = area === 'messages' ? this.messagesDir : this.relayDir;
+    const dir = join(root, shard);
+    return { rel: join(area, shard, messageId), dir, abs: join(dir, messageId) };
+  }
+
+  /** Moves a staged body into its place and makes the move durable; returns where it went. */
+  private async placeBody(
+    body: StagedBody,
+    id: string,
+    area: 'messages' | 'relay',
+  ): Promise<{ rel: string; abs: string }> {
+    const staged = this.stagedPath(body);
+    const { rel, dir, abs } = this.bodyPath(id, area);
+    const created = await mkdir(dir, { recursive: true, mode: 0o700 });
+    if (created) await fsyncDir(area === 'messages' ? this.messagesDir : this.relayDir);
+    await rename(staged, abs);
+    await fsyncDir(dir);
+    return { rel, abs };
   }
 
   async createMessage(input: NewMessage, body: StagedBody): Promise<void> {
@@ -692,6 +748,200 @@ export class SqliteStore implements Store {
       html: r.html as string,
       createdAt: r.created_at as number,
     }));
+  }
+
+  // --- SMTP relay forward queue
+
+  private insertForward(input: NewForward, rel: string): void {
+    if (input.recipients.length === 0) throw new Error('A forward needs at least one recipient.');
+    this.db
+      .prepare(
+        `INSERT INTO forward_queue (id, mail_from, recipients, size, sha256, sender_id, body_path, state,
+           next_attempt_at, created_at, expires_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)`,
+      )
+      .run(
+        input.id,
+        input.mailFrom,
+        JSON.stringify(input.recipients),
+        input.size,
+        input.sha256,
+        input.senderId,
+        rel,
+        input.createdAt,
+        input.createdAt,
+        input.expiresAt,
+      );
+  }
+
+  /** Places a staged forward body; the caller commits the row (or removes the file on failure). */
+  private async placeForward(input: NewForward, body: StagedBody): Promise<{ rel: string; abs: string }> {
+    if (body.size !== input.size || body.sha256 !== input.sha256) {
+      await unlink(this.stagedPath(body)).catch(() => undefined);
+      throw new Error('The staged body does not match the forward metadata.');
+    }
+    try {
+      return await this.placeBody(body, input.id, 'relay');
+    } catch (e) {
+      await unlink(this.stagedPath(body)).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  async enqueueForward(input: NewForward, body: StagedBody): Promise<void> {
+    const { rel, abs } = await this.placeForward(input, body);
+    try {
+      this.db.transaction(() => this.insertForward(input, rel)).immediate();
+    } catch (e) {
+      await unlink(abs).catch(() => undefined);
+      throw e;
+    }
+  }
+
+  async getForward(id: string): Promise<ForwardRecord | null> {
+    const r = this.db.prepare('SELECT * FROM forward_queue WHERE id = ?').get(id) as Row | undefined;
+    if (!r) return null;
+    return {
+      ...forwardFromRow(r),
+      state: r.state as ForwardState,
+      attempts: r.attempts as number,
+      nextAttemptAt: r.next_attempt_at as number,
+      lastError: (r.last_error as string | null) ?? null,
+      doneAt: (r.done_at as number | null) ?? null,
+    };
+  }
+
+  async claimForwards(now: number, leaseMs: number, limit: number): Promise<ForwardItem[]> {
+    return this.db
+      .transaction(() => {
+        const rows = this.db
+          .prepare(
+            `SELECT * FROM forward_queue WHERE state = 'queued' AND next_attempt_at <= ?
+               AND (lease_until IS NULL OR lease_until <= ?) ORDER BY next_attempt_at, created_at LIMIT ?`,
+          )
+          .all(now, now, limit) as Row[];
+        const claim = this.db.prepare(
+          'UPDATE forward_queue SET lease_token = ?, lease_until = ?, attempts = attempts + 1 WHERE id = ?',
+        );
+        return rows.map((r) => {
+          const token = randomBytes(12).toString('hex');
+          claim.run(token, now + leaseMs, r.id);
+          return { ...forwardFromRow(r), attempts: (r.attempts as number) + 1, leaseToken: token };
+        });
+      })
+      .immediate();
+  }
+
+  async openForwardBody(id: string): Promise<Readable | null> {
+    const r = this.db
+      .prepare("SELECT body_path FROM forward_queue WHERE id = ? AND state = 'queued'")
+      .get(id) as Row | undefined;
+    if (!r || r.body_path === null) return null;
+    try {
+      const fh = await open(join(this.dataDir, r.body_path as string), 'r');
+      return fh.createReadStream({ highWaterMark: BODY_READ_CHUNK });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw e;
+    }
+  }
+
+  /** Ends a leased forward (sent or failed) in the current transaction; the body path or null. */
+  private endForward(id: string, leaseToken: string, state: ForwardState, at: number, error: string | null) {
+    const r = this.db
+      .prepare("SELECT body_path FROM forward_queue WHERE id = ? AND lease_token = ? AND state = 'queued'")
+      .get(id, leaseToken) as Row | undefined;
+    if (!r) return null;
+    this.db
+      .prepare(
+        `UPDATE forward_queue SET state = ?, body_path = NULL, done_at = ?, lease_token = NULL, lease_until = NULL,
+           last_error = ? WHERE id = ?`,
+      )
+      .run(state, at, error === null ? null : error.slice(0, 500), id);
+    return { path: (r.body_path as string | null) ?? null };
+  }
+
+  private async removeForwardBody(rel: string | null): Promise<void> {
+    // After the commit: a crash before this leaves an orphan file that recover() removes.
+    if (rel) await unlink(join(this.dataDir, rel)).catch(() => undefined);
+  }
+
+  async completeForward(id: string, leaseToken: string, at: number): Promise<boolean> {
+    const ended = this.db.transaction(() => this.endForward(id, leaseToken, 'sent', at, null)).immediate();
+    if (!ended) return false;
+    await this.removeForwardBody(ended.path);
+    return true;
+  }
+
+  async retryForward(
+    id: string,
+    leaseToken: string,
+    nextAttemptAt: number,
+    error: string,
+    recipients?: string[],
+  ): Promise<boolean> {
+    if (recipients !== undefined && recipients.length === 0)
+      throw new Error('A forward needs at least one recipient.');
+    return (
+      this.db
+        .prepare(
+          `UPDATE forward_queue SET lease_token = NULL, lease_until = NULL, next_attempt_at = ?, last_error = ?,
+             recipients = COALESCE(?, recipients)
+           WHERE id = ? AND lease_token = ? AND state = 'queued'`,
+        )
+        .run(
+          nextAttemptAt,
+          error.slice(0, 500),
+          recipients ? JSON.stringify(recipients) : null,
+          id,
+          leaseToken,
+        ).changes > 0
+    );
+  }
+
+  async failForward(
+    id: string,
+    leaseToken: string,
+    at: number,
+    error: string,
+    bounce?: { forward: NewForward; body: StagedBody },
+  ): Promise<boolean> {
+    const placed = bounce ? await this.placeForward(bounce.forward, bounce.body) : null;
+    let ended: { path: string | null } | null;
+    try {
+      ended = this.db
+        .transaction(() => {
+          const e = this.endForward(id, leaseToken, 'failed', at, error);
+          if (e && bounce && placed) this.insertForward(bounce.forward, placed.rel);
+          return e;
+        })
+        .immediate();
+    } catch (e) {
+      if (placed) await unlink(placed.abs).catch(() => undefined);
+      throw e;
+    }
+    if (!ended) {
+      if (placed) await unlink(placed.abs).catch(() => undefined);
+      return false;
+    }
+    await this.removeForwardBody(ended.path);
+    return true;
+  }
+
+  async forwardStats(): Promise<ForwardStats> {
+    const counts = this.db
+      .prepare('SELECT state, COUNT(*) AS n FROM forward_queue GROUP BY state')
+      .all() as Row[];
+    const by = (s: string): number => (counts.find((c) => c.state === s)?.n as number | undefined) ?? 0;
+    const oldest = this.db
+      .prepare("SELECT MIN(created_at) AS t FROM forward_queue WHERE state = 'queued'")
+      .get() as Row;
+    return {
+      queued: by('queued'),
+      sent: by('sent'),
+      failed: by('failed'),
+      oldestQueuedAt: (oldest.t as number | null) ?? null,
+    };
   }
 
   // --- directory
