@@ -50,6 +50,8 @@ async function startServer(dir: string): Promise<{ child: ChildProcess; url: str
       dir,
       '--port',
       '0',
+      '--smtp-port',
+      'off',
       '--log-level',
       'warn',
       '--rate-limit',

@@ -5,6 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
+import { parseNetworks, type Networks } from './relay/networks.ts';
 
 export interface ServerConfig {
   data: string;
@@ -12,9 +13,31 @@ export interface ServerConfig {
   host: string;
   /** Public base URL used in links (no trailing slash); derived from host and port when absent. */
   baseUrl: string | null;
-  smtpPort: number;
-  /** smtp:// or smtps:// URL of the upstream mail server; null = the built-in outbox. */
+  /** SMTP relay port; null = no relay ("off"). */
+  smtpPort: number | null;
+  /** Address the relay listens on; null = the same as `host`. */
+  smtpHost: string | null;
+  /**
+   * smtp:// or smtps:// URL of the upstream mail server: notifications, and the mail the relay
+   * forwards; null = the built-in outbox (and the relay forwards nothing).
+   */
   smtpUpstream: string | null;
+  /** Clients that may relay without AUTH. */
+  smtpTrustedNetworks: Networks;
+  /** AUTH without STARTTLS (for loopback tests only). */
+  smtpAllowInsecureAuth: boolean;
+  /** Divert signed-only (readable) messages too, not only encrypted ones. */
+  divertSigned: boolean;
+  /** How long the relay's forward queue keeps trying before it bounces a message. */
+  smtpQueueLifetimeMs: number;
+  smtpRetryBaseMs: number;
+  smtpRetryMaxMs: number;
+  smtpMaxConnections: number;
+  smtpMaxConnectionsPerIp: number;
+  /** Idle time allowed between commands (and while a message streams). */
+  smtpCommandTimeoutMs: number;
+  /** Longest a whole message transfer (DATA) may take. */
+  smtpDataTimeoutMs: number;
   trustAnchors: string | null;
   tlsCert: string | null;
   tlsKey: string | null;
@@ -185,8 +208,16 @@ const SETTINGS: Record<string, Setting> = {
     flag: 'smtp-port',
     type: 'string',
     defaultValue: '2525',
-    schema: port,
-    help: 'SMTP relay port',
+    schema: z.union([z.literal('off').transform(() => null), port], {
+      message: 'must be a port number (0–65535) or off',
+    }),
+    help: 'SMTP relay port, or off',
+  },
+  smtpHost: {
+    flag: 'smtp-host',
+    type: 'string',
+    schema: optionalText,
+    help: 'address the SMTP relay listens on (default: --host)',
   },
   smtpUpstream: {
     flag: 'smtp-upstream',
@@ -203,7 +234,84 @@ const SETTINGS: Record<string, Setting> = {
       },
       { message: 'must be an smtp://host:port or smtps://host:port URL (user:password@ allowed)' },
     ),
-    help: 'mail server for notifications (default: the built-in outbox at /outbox)',
+    help: 'mail server for notifications and relayed plain mail (default: the built-in outbox at /outbox)',
+  },
+  smtpTrustedNetworks: {
+    flag: 'smtp-trusted-networks',
+    type: 'string',
+    defaultValue: '',
+    schema: z.string().transform((s, ctx) => {
+      try {
+        return parseNetworks(s);
+      } catch (e) {
+        ctx.addIssue({ code: 'custom', message: (e as Error).message });
+        return z.NEVER;
+      }
+    }),
+    help: 'CIDR list of clients that may relay without AUTH (default: none, not even loopback)',
+  },
+  smtpAllowInsecureAuth: {
+    flag: 'smtp-allow-insecure-auth',
+    type: 'boolean',
+    defaultValue: 'false',
+    schema: bool,
+    help: 'allow SMTP AUTH before STARTTLS (loopback tests only)',
+  },
+  divertSigned: {
+    flag: 'divert-signed',
+    type: 'boolean',
+    defaultValue: 'false',
+    schema: bool,
+    help: 'divert signed-only messages to web delivery too (default: forward them)',
+  },
+  smtpQueueLifetimeMs: {
+    flag: 'smtp-queue-lifetime',
+    type: 'string',
+    defaultValue: '5d',
+    schema: duration,
+    help: 'how long the relay retries a forward before bouncing it',
+  },
+  smtpRetryBaseMs: {
+    flag: 'smtp-retry-base',
+    type: 'string',
+    defaultValue: '1m',
+    schema: duration,
+    help: 'first retry delay of a forward (doubles each time)',
+  },
+  smtpRetryMaxMs: {
+    flag: 'smtp-retry-max',
+    type: 'string',
+    defaultValue: '1h',
+    schema: duration,
+    help: 'longest delay between forward retries',
+  },
+  smtpMaxConnections: {
+    flag: 'smtp-max-connections',
+    type: 'string',
+    defaultValue: '200',
+    schema: positiveInt,
+    help: 'concurrent SMTP connections',
+  },
+  smtpMaxConnectionsPerIp: {
+    flag: 'smtp-max-connections-per-ip',
+    type: 'string',
+    defaultValue: '20',
+    schema: positiveInt,
+    help: 'concurrent SMTP connections per client address',
+  },
+  smtpCommandTimeoutMs: {
+    flag: 'smtp-command-timeout',
+    type: 'string',
+    defaultValue: '5m',
+    schema: duration,
+    help: 'idle time allowed in an SMTP session',
+  },
+  smtpDataTimeoutMs: {
+    flag: 'smtp-data-timeout',
+    type: 'string',
+    defaultValue: '10m',
+    schema: duration,
+    help: 'longest an SMTP message transfer (DATA) may take',
   },
   trustAnchors: {
     flag: 'trust-anchors',
@@ -437,6 +545,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     const c = out as unknown as ServerConfig;
     if ((c.tlsCert === null) !== (c.tlsKey === null))
       problems.push('--tls-cert and --tls-key go together: give both or neither.');
+    if (c.smtpRetryBaseMs > c.smtpRetryMaxMs)
+      problems.push('--smtp-retry-base must not be longer than --smtp-retry-max.');
     if (c.defaultExpiryMs > c.maxExpiryMs)
       problems.push('--default-expiry must not be longer than --max-expiry.');
     if (c.baseUrl) c.baseUrl = c.baseUrl.replace(/\/+$/, '');

@@ -6,6 +6,7 @@
 import type { FastifyInstance } from 'fastify';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { hostname as osHostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { DestinationStream } from 'pino';
 import { ConfigError, loadConfig, type ServerConfig } from './config.ts';
@@ -17,6 +18,9 @@ import { createOutboxTransport, createSmtpTransport } from './notify/transport.t
 import { OutboxWorker } from './notify/worker.ts';
 import { createReceiverAssets } from './pickup/assets.ts';
 import { PurgeWorker } from './purge.ts';
+import { createForwardTransport, ForwardWorker } from './relay/forwarder.ts';
+import { RelayServer } from './relay/server.ts';
+import { loadRelayTls } from './relay/tls.ts';
 import { createSealer, loadSealingKey } from './sealing.ts';
 import { openStore } from './store/index.ts';
 import type { Store } from './store/port.ts';
@@ -32,6 +36,8 @@ export interface StartOptions {
   now?: () => number;
   /** How often the outbox worker looks for due mail (default 1 s). */
   outboxPollMs?: number;
+  /** How often the relay's forward worker looks for due forwards (default 1 s). */
+  forwardPollMs?: number;
 }
 
 export interface RunningServer {
@@ -42,6 +48,8 @@ export interface RunningServer {
   config: ServerConfig;
   store: Store;
   app: FastifyInstance;
+  /** The SMTP relay's port; null when it is off (--smtp-port off). */
+  smtpPort: number | null;
   /** Runs one purge pass now (expiry and body removal). */
   purgeNow(): Promise<void>;
   /** Stops accepting, finishes in-flight requests (up to --shutdown-timeout), stops the workers. */
@@ -134,6 +142,45 @@ export async function startServer(argv: string[], options: StartOptions = {}): P
   worker.start();
   const purge = new PurgeWorker(ctx);
   purge.start();
+
+  // The SMTP relay, and the worker forwarding the plain mail it queues.
+  let relay: RelayServer | null = null;
+  let forwarder: ForwardWorker | null = null;
+  let smtpPort: number | null = null;
+  const smtpHost = config.smtpHost ?? config.host;
+  if (config.smtpPort !== null) {
+    const baseHost = new URL(baseUrl).hostname;
+    const hostname = /^[\d.]+$|^\[|:|^localhost$/.test(baseHost) ? osHostname() : baseHost;
+    const relayTls = await loadRelayTls({
+      dataDir: config.data,
+      certFile: config.tlsCert,
+      keyFile: config.tlsKey,
+      hostname,
+    });
+    if (config.smtpUpstream) {
+      forwarder = new ForwardWorker(ctx, createForwardTransport(config.smtpUpstream, hostname), hostname, {
+        pollMs: options.forwardPollMs ?? 1000,
+      });
+      forwarder.start();
+    }
+    relay = new RelayServer(ctx, { tls: relayTls, hostname, onQueued: () => forwarder?.kick() });
+    try {
+      smtpPort = await relay.listen(config.smtpPort, smtpHost);
+    } catch (e) {
+      await forwarder?.stop();
+      await app.close();
+      await worker.stop();
+      await purge.stop();
+      transport.close();
+      await store.close();
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL')
+        throw new ConfigError([
+          `--smtp-port/--smtp-host: cannot listen on ${smtpHost}:${config.smtpPort} (${code}); use --smtp-port off to run without the relay.`,
+        ]);
+      throw e;
+    }
+  }
   ready = true;
 
   const senders = (await store.listSenders()).filter((s) => s.revokedAt === null).length;
@@ -149,6 +196,9 @@ export async function startServer(argv: string[], options: StartOptions = {}): P
         ? `  outbox:        ${baseUrl}/outbox   (no --smtp-upstream: notifications are kept here, not mailed)`
         : `  notifications: mailed through ${new URL(config.smtpUpstream!).host}`,
       `  API:           ${baseUrl}/api/v1/openapi.json`,
+      smtpPort === null
+        ? '  SMTP relay:    off'
+        : `  SMTP relay:    ${urlHost(smtpHost)}:${smtpPort} (STARTTLS; AUTH with a sender's address and API key${config.smtpTrustedNetworks.list.length > 0 ? `; trusted: ${config.smtpTrustedNetworks.list.join(', ')}` : ''}${config.smtpUpstream ? '' : '; secure mail only, no upstream to forward to'})`,
       `  health:        ${baseUrl}/healthz`,
       `  data:          ${resolve(config.data)}`,
       `  receiver:      ${assets.kind === 'dist' ? assets.dir : 'built-in minimal page (no dist/receiver)'}`,
@@ -164,6 +214,7 @@ export async function startServer(argv: string[], options: StartOptions = {}): P
   const close = (): Promise<void> => {
     closed ??= (async () => {
       closing = true;
+      await relay?.close();
       const force = setTimeout(() => app.server.closeAllConnections(), config.shutdownTimeoutMs);
       force.unref();
       try {
@@ -172,6 +223,7 @@ export async function startServer(argv: string[], options: StartOptions = {}): P
         clearTimeout(force);
       }
       await worker?.stop();
+      await forwarder?.stop();
       await purge.stop();
       transport.close();
       await store.close();
@@ -180,5 +232,5 @@ export async function startServer(argv: string[], options: StartOptions = {}): P
     return closed;
   };
 
-  return { url, baseUrl, config, store, app, purgeNow: () => purge.runOnce(), close };
+  return { url, baseUrl, config, store, app, smtpPort, purgeNow: () => purge.runOnce(), close };
 }

@@ -32,10 +32,13 @@ describe.skipIf(!shared)('sealpost senders and send', () => {
   let server: RunningServer;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'sealpost-cli-'));
-    server = await startServer(['--data', dir, '--port', '0', '--log-level', 'silent'], {
-      env: {},
-      print: null,
-    });
+    server = await startServer(
+      ['--data', dir, '--port', '0', '--smtp-port', 'off', '--log-level', 'silent'],
+      {
+        env: {},
+        print: null,
+      },
+    );
   });
   afterAll(async () => {
     await server?.close();

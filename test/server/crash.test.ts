@@ -41,6 +41,8 @@ async function startChild(dir: string): Promise<{ child: ChildProcess; url: stri
       dir,
       '--port',
       '0',
+      '--smtp-port',
+      'off',
       '--log-level',
       'warn',
       '--rate-limit',

@@ -36,7 +36,8 @@ export async function startTestServer(
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'sealpost-srv-')));
   const logs: string[] = [];
   const server = await startServer(
-    ['--data', dir, '--port', '0', '--log-level', 'debug', ...(opts.args ?? [])],
+    // The SMTP relay is off unless a test asks for it (--smtp-port 0): parallel servers, one port 2525.
+    ['--data', dir, '--port', '0', '--smtp-port', 'off', '--log-level', 'debug', ...(opts.args ?? [])],
     {
       env: opts.env ?? {},
       print: null,

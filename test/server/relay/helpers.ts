@@ -1,0 +1,190 @@
+/**
+ * Relay test helpers: a Sealpost server with its SMTP relay on a free port, an upstream stand-in
+ * (smtp-server) that can refuse chosen recipients, and two real SMTP clients — nodemailer, and
+ * Debian's swaks run as a child process.
+ */
+import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import nodemailer from 'nodemailer';
+import { SMTPServer } from 'smtp-server';
+import { freePort, sleep, startTestServer, type ReceivedMail, type TestServer } from '../helpers.ts';
+
+export interface RelayServer extends TestServer {
+  smtpPort: number;
+}
+
+/** A server whose relay listens on a free port, with AUTH allowed without TLS (loopback tests). */
+export async function startRelay(
+  upstreamPort: number | null,
+  args: string[] = [],
+  opts: { insecureAuth?: boolean } = {},
+): Promise<RelayServer> {
+  const t = await startTestServer({
+    args: [
+      '--smtp-port',
+      '0',
+      ...(opts.insecureAuth === false ? [] : ['--smtp-allow-insecure-auth']),
+      ...(upstreamPort === null ? [] : ['--smtp-upstream', `smtp://127.0.0.1:${upstreamPort}`]),
+      '--smtp-retry-base',
+      '200ms',
+      '--smtp-retry-max',
+      '1s',
+      ...args,
+    ],
+  });
+  if (t.server.smtpPort === null) throw new Error('the relay did not start');
+  return Object.assign(t, { smtpPort: t.server.smtpPort });
+}
+
+export interface Upstream {
+  port: number;
+  mails: ReceivedMail[];
+  /** Recipients refused at RCPT TO with this reply code (e.g. 451 or 550). */
+  refuse: Map<string, number>;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  waitFor(n: number, timeoutMs?: number): Promise<ReceivedMail[]>;
+}
+
+/** An upstream mail server stand-in: keeps what it gets, can refuse chosen recipients. */
+export async function createUpstream(port?: number): Promise<Upstream> {
+  const p = port ?? (await freePort());
+  const mails: ReceivedMail[] = [];
+  const refuse = new Map<string, number>();
+  let server: SMTPServer | null = null;
+  return {
+    port: p,
+    mails,
+    refuse,
+    async start() {
+      server = new SMTPServer({
+        authOptional: true,
+        disabledCommands: ['STARTTLS', 'AUTH'],
+        logger: false,
+        onRcptTo(address, _session, cb) {
+          const code = refuse.get(address.address.toLowerCase());
+          if (code === undefined) return cb();
+          const err = new Error(code >= 500 ? 'No such user here' : 'Try again later') as Error & {
+            responseCode: number;
+          };
+          err.responseCode = code;
+          cb(err);
+        },
+        onData(stream, session, cb) {
+          const chunks: Buffer[] = [];
+          stream.on('data', (c: Buffer) => chunks.push(c));
+          stream.on('end', () => {
+            mails.push({
+              from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+              to: session.envelope.rcptTo.map((r) => r.address),
+              raw: Buffer.concat(chunks),
+            });
+            cb();
+          });
+        },
+      });
+      server.on('error', () => undefined);
+      await new Promise<void>((resolve, reject) => {
+        server!.once('error', reject);
+        server!.listen(p, '127.0.0.1', () => resolve());
+      });
+    },
+    async stop() {
+      if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
+      server = null;
+    },
+    async waitFor(n, timeoutMs = 15_000) {
+      const until = Date.now() + timeoutMs;
+      while (mails.length < n) {
+        if (Date.now() > until) throw new Error(`expected ${n} mails upstream, got ${mails.length}`);
+        await sleep(25);
+      }
+      return mails;
+    },
+  };
+}
+
+export interface SendOptions {
+  port: number;
+  from: string;
+  to: string[];
+  raw: Buffer;
+  auth?: { user: string; pass: string };
+  /** Use STARTTLS (self-signed certificate accepted). */
+  tls?: boolean;
+}
+
+export interface SendOutcome {
+  ok: boolean;
+  /** The final reply (250 text, or the error's). */
+  response: string;
+  code: number | null;
+}
+
+/** Sends one message with nodemailer; never throws (the outcome says what happened). */
+export async function sendWithNodemailer(o: SendOptions): Promise<SendOutcome> {
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: o.port,
+    secure: false,
+    ignoreTLS: !o.tls,
+    requireTLS: !!o.tls,
+    tls: { rejectUnauthorized: false },
+    ...(o.auth ? { auth: o.auth } : {}),
+    connectionTimeout: 10_000,
+    socketTimeout: 30_000,
+  });
+  try {
+    const info = (await transport.sendMail({ envelope: { from: o.from, to: o.to }, raw: o.raw })) as {
+      response: string;
+    };
+    return { ok: true, response: info.response, code: Number(info.response.slice(0, 3)) };
+  } catch (e) {
+    const err = e as { response?: string; responseCode?: number; message: string };
+    return { ok: false, response: err.response ?? err.message, code: err.responseCode ?? null };
+  } finally {
+    transport.close();
+  }
+}
+
+export const hasSwaks = spawnSync('sh', ['-c', 'command -v swaks'], { stdio: 'ignore' }).status === 0;
+
+export function requireSwaks(): boolean {
+  if (!hasSwaks)
+    console.warn(
+      `\n${'*'.repeat(78)}\n* SKIPPED: swaks tests — swaks is missing (apt-get install swaks)\n${'*'.repeat(78)}\n`,
+    );
+  return hasSwaks;
+}
+
+/** Runs swaks (asynchronously: the server under test runs in this process); exit code and output. */
+export function swaks(args: string[]): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('swaks', ['--server', '127.0.0.1', '--timeout', '20', ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    child.on('close', (code) => resolve({ code, out }));
+  });
+}
+
+/** The message file as swaks sends it with --data: swaks wants CRLF or LF, sends CRLF. */
+export function fileBytes(path: string): Buffer {
+  return readFileSync(path);
+}
+
+/** The id in a relay 250 reply: "… Diverted to web delivery as <id> …" or "Queued as <id>". */
+export function idIn(response: string): { kind: 'diverted' | 'queued'; id: string } {
+  const d = /Diverted to web delivery as ([A-Za-z0-9_-]+)/.exec(response);
+  if (d) return { kind: 'diverted', id: d[1]! };
+  const q = /Queued as ([A-Za-z0-9_-]+)/.exec(response);
+  if (q) return { kind: 'queued', id: q[1]! };
+  throw new Error(`no id in: ${response}`);
+}
+
+/** A message as an SMTP client would send it: CRLF line ends. */
+export function crlf(b: Buffer): Buffer {
+  return Buffer.from(b.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
+}
