@@ -175,3 +175,11 @@ export async function readAll(
   }
   return chunks.length === 1 ? chunks[0]! : concatBytes(chunks);
 }
+
+/**
+ * The same bytes typed as a WebCrypto BufferSource, without a copy. Core never allocates on a
+ * SharedArrayBuffer, so the view's buffer is a plain ArrayBuffer.
+ */
+export function bufferSource(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  return bytes as Uint8Array<ArrayBuffer>;
+}

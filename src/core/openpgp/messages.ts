@@ -95,6 +95,15 @@ const ENCRYPTED_TAGS = [
   openpgp.enums.packet.aeadEncryptedData,
 ] as const;
 
+function unsupportedCipher(name: string, cause: unknown): SealpostError {
+  return new SealpostError(
+    'unsupported',
+    `The message is encrypted with ${name}, which Sealpost cannot decrypt.`,
+    { algorithm: name },
+    { cause },
+  );
+}
+
 function notEncrypted(what: string): SealpostError {
   return new SealpostError('malformed', `${what} is not encrypted.`, { notEncrypted: true });
 }
@@ -221,6 +230,15 @@ export async function decryptMessage(
     if (keyFailure !== null) {
       const text = errorText(keyFailure);
       const mapped = pgpError(keyFailure, ec);
+      if (mapped.code === 'unsupported' && /Invalid enum value/.test(text)) {
+        // The decrypted session key names a cipher OpenPGP.js does not know (it does not say which).
+        throw unsupportedCipher(
+          'a symmetric cipher other than AES, TripleDES, CAST5, Blowfish and Twofish (such as Camellia)',
+          keyFailure,
+        );
+      }
+      // IDEA is the one cipher OpenPGP.js knows by number but does not implement.
+      if (/Unsupported cipher/.test(text)) throw unsupportedCipher('IDEA', keyFailure);
       if (mapped.code === 'unsupported' || mapped.code === 'limit-exceeded') throw mapped;
       if (/Decryption error|Key Data Integrity|integrity|checksum|padding/i.test(text)) {
         throw new SealpostError(
@@ -250,6 +268,9 @@ export async function decryptMessage(
     decrypted = await internals.message(message).decrypt(undefined, undefined, sessionKeys, ctx.now, config);
   } catch (e) {
     const mapped = pgpError(e, ec);
+    if (mapped.code === 'unsupported' && /cipher/i.test(errorText(e))) {
+      throw unsupportedCipher(symmetricName(encryptedInfo.cipherAlgorithm ?? sessionKeys[0]?.algorithm), e);
+    }
     if (viaPassword && mapped.code === 'integrity-failure') {
       // SKESK v4 carries no check of its own: a wrong password shows up only as a failed MDC.
       throw new SealpostError(

@@ -1,30 +1,63 @@
 /**
  * S/MIME (CMS) entry points used by core/open.ts and the keyring import/export.
- * CONTRACT — implemented in this folder; see the doc comment of each function.
  */
 import type { OpenContext } from '../context.ts';
+import { SealpostError, asSealpostError } from '../errors.ts';
 import type { CertificateEntry, KeyEntry, SmimePrivateEntry } from '../keyring.ts';
 import type { CertificateInfo, EncryptedLayer, SignedLayer } from '../report.ts';
-import { unsupported } from '../errors.ts';
+import { T, UNIVERSAL, oid, readTlv } from './ber.ts';
+import { describeParsed, importCertificateEntries, parseCertificate } from './certs.ts';
+import { inflateCompressed } from './compressed.ts';
+import { decryptEnvelope } from './envelope.ts';
+import { OID } from './oids.ts';
+import { exportPkcs12File, importPkcs12File } from './pkcs12.ts';
+import { verifySigned } from './signed.ts';
 
 export type CmsKind = 'enveloped' | 'auth-enveloped' | 'signed' | 'compressed' | 'other';
 
 /** Looks at a DER/BER ContentInfo and says what it holds (never throws: 'other' when unsure). */
-export function cmsKind(_der: Uint8Array): CmsKind {
-  throw unsupported('CMS', 'S/MIME support is not built yet.');
+export function cmsKind(der: Uint8Array): CmsKind {
+  try {
+    // Only the first element matters; do not walk the (possibly huge, possibly truncated) rest.
+    if (der[0] !== 0x30) return 'other';
+    let i = 1;
+    const l = der[i++] ?? 0;
+    if (l & 0x80 && l !== 0x80) i += l & 0x7f;
+    const typeTlv = readTlv(der, i);
+    if (typeTlv.tag !== T.OID || typeTlv.cls !== UNIVERSAL) return 'other';
+    switch (oid(der, typeTlv)) {
+      case OID.envelopedData:
+        return 'enveloped';
+      case OID.authEnvelopedData:
+        return 'auth-enveloped';
+      case OID.signedData:
+        return 'signed';
+      case OID.compressedData:
+        return 'compressed';
+      default:
+        return 'other';
+    }
+  } catch {
+    return 'other';
+  }
+}
+
+function wrap<T>(what: string, f: () => Promise<T>): Promise<T> {
+  return f().catch((e: unknown) => {
+    throw asSealpostError(e, 'malformed', what);
+  });
 }
 
 /**
  * Decrypts EnvelopedData or AuthEnvelopedData with a key from ctx.keyring (or ctx.password for PWRI).
- * Returns the decrypted content (a MIME entity, as bytes) and the layer report.
  * Errors: no-matching-key (details.recipients says for whom), bad-password, integrity-failure,
  * truncated, malformed, unsupported (naming the algorithm), limit-exceeded.
  */
-export async function decryptCms(
-  _der: Uint8Array,
-  _ctx: OpenContext,
+export function decryptCms(
+  der: Uint8Array,
+  ctx: OpenContext,
 ): Promise<{ content: Uint8Array; layer: EncryptedLayer }> {
-  throw unsupported('CMS', 'S/MIME support is not built yet.');
+  return wrap('The encrypted S/MIME message', () => decryptEnvelope(der, ctx));
 }
 
 /**
@@ -32,34 +65,38 @@ export async function decryptCms(
  * exactly the bytes of the first part); null for opaque SignedData, whose encapsulated content is
  * returned. A bad signature is NOT an exception: it is reported with status 'invalid'.
  */
-export async function verifySignedData(
-  _der: Uint8Array,
-  _detached: Uint8Array | null,
-  _ctx: OpenContext,
+export function verifySignedData(
+  der: Uint8Array,
+  detached: Uint8Array | null,
+  ctx: OpenContext,
 ): Promise<{ content: Uint8Array; layer: SignedLayer }> {
-  throw unsupported('CMS', 'S/MIME support is not built yet.');
+  return wrap('The S/MIME signature', () => verifySigned(der, detached, ctx));
 }
 
 /** Unwraps CMS CompressedData (RFC 3274, zlib) within ctx.limits. */
-export async function decompressCms(_der: Uint8Array, _ctx: OpenContext): Promise<Uint8Array> {
-  throw unsupported('CMS', 'S/MIME support is not built yet.');
+export function decompressCms(der: Uint8Array, ctx: OpenContext): Promise<Uint8Array> {
+  return wrap('The compressed S/MIME message', async () => inflateCompressed(der, ctx));
 }
 
 /** Imports a PKCS#12 file: one smime-private entry per key, plus certificate entries (not trusted). */
-export async function importPkcs12(_bytes: Uint8Array, _passphrase: string): Promise<KeyEntry[]> {
-  throw unsupported('PKCS#12', 'S/MIME support is not built yet.');
+export function importPkcs12(bytes: Uint8Array, passphrase: string): Promise<KeyEntry[]> {
+  return wrap('The PKCS#12 file', () => importPkcs12File(bytes, passphrase));
 }
 
 /** Exports an identity as PKCS#12 (AES-256-CBC, PBKDF2-SHA256, HMAC-SHA256 MAC). */
-export async function exportPkcs12(_entry: SmimePrivateEntry, _passphrase: string): Promise<Uint8Array> {
-  throw unsupported('PKCS#12', 'S/MIME support is not built yet.');
+export function exportPkcs12(entry: SmimePrivateEntry, passphrase: string): Promise<Uint8Array> {
+  if (passphrase.length === 0)
+    return Promise.reject(
+      new SealpostError('bad-passphrase', 'Choose a passphrase to protect the exported key.'),
+    );
+  return wrap('Exporting the key', () => exportPkcs12File(entry, passphrase));
 }
 
 /** Imports one or more certificates from PEM (several blocks allowed) or DER. */
-export async function importCertificates(_bytes: Uint8Array, _trusted: boolean): Promise<CertificateEntry[]> {
-  throw unsupported('X.509', 'S/MIME support is not built yet.');
+export function importCertificates(bytes: Uint8Array, trusted: boolean): Promise<CertificateEntry[]> {
+  return wrap('The certificate file', () => importCertificateEntries(bytes, trusted));
 }
 
-export async function describeCertificate(_der: Uint8Array): Promise<CertificateInfo> {
-  throw unsupported('X.509', 'S/MIME support is not built yet.');
+export function describeCertificate(der: Uint8Array): Promise<CertificateInfo> {
+  return wrap('The certificate', () => describeParsed(parseCertificate(der)));
 }

@@ -1,0 +1,165 @@
+/**
+ * RSA key transport for CMS.
+ *
+ * RSAES-PKCS1-v1_5 is our own code because nothing else can do it safely here: WebCrypto has no such
+ * algorithm, Node 20 refuses it (CVE-2023-46809), and node-forge reports bad padding with an
+ * exception — a padding oracle (Bleichenbacher, Marvin). This module never tells a bad padding from a
+ * good one: following RFC 3218 §2.3.2 ("random filling"), when the padding is wrong, or the key is of
+ * the wrong length, it returns a random key of the expected length, so the failure shows up later,
+ * exactly like a wrong key (the content does not decrypt or fails its check). The private-key
+ * operation uses CRT with RSA blinding, and the padding check runs without data-dependent branches.
+ *
+ * RSAES-OAEP goes through WebCrypto.
+ */
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
+import { toArrayBuffer, toHex } from '../bytes.ts';
+import { SealpostError } from '../errors.ts';
+
+export interface RsaPrivateKey {
+  n: bigint;
+  e: bigint;
+  d: bigint;
+  p: bigint;
+  q: bigint;
+  dp: bigint;
+  dq: bigint;
+  qinv: bigint;
+  /** Modulus length in bytes. */
+  k: number;
+}
+
+function toBigInt(bytes: Uint8Array): bigint {
+  return bytes.length === 0 ? 0n : BigInt('0x' + toHex(bytes));
+}
+
+function toBytes(value: bigint, length: number): Uint8Array {
+  const hex = value.toString(16).padStart(length * 2, '0');
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i++) out[i] = parseInt(hex.substr(i * 2, 2), 16);
+  return out;
+}
+
+function modPow(base: bigint, exp: bigint, mod: bigint): bigint {
+  let result = 1n;
+  let b = base % mod;
+  let e = exp;
+  while (e > 0n) {
+    if (e & 1n) result = (result * b) % mod;
+    b = (b * b) % mod;
+    e >>= 1n;
+  }
+  return result;
+}
+
+function modInverse(a: bigint, m: bigint): bigint {
+  let [oldR, r] = [((a % m) + m) % m, m];
+  let [oldS, s] = [1n, 0n];
+  while (r !== 0n) {
+    const q = oldR / r;
+    [oldR, r] = [r, oldR - q * r];
+    [oldS, s] = [s, oldS - q * s];
+  }
+  if (oldR !== 1n) throw new Error('not invertible');
+  return ((oldS % m) + m) % m;
+}
+
+function randomBelow(n: bigint, k: number): bigint {
+  for (;;) {
+    const r = toBigInt(crypto.getRandomValues(new Uint8Array(k))) % n;
+    if (r > 1n) return r;
+  }
+}
+
+/** Reads an RSA private key from PKCS#8 DER. */
+export function rsaKeyFromPkcs8(pkcs8: Uint8Array): RsaPrivateKey {
+  try {
+    const asn = asn1js.fromBER(toArrayBuffer(pkcs8));
+    const info = new pkijs.PrivateKeyInfo({ schema: asn.result });
+    const key = info.parsedKey as pkijs.RSAPrivateKey | undefined;
+    if (!key) throw new Error('not an RSA key');
+    const big = (i: asn1js.Integer): bigint => toBigInt(new Uint8Array(i.valueBlock.valueHexView));
+    const n = big(key.modulus);
+    let bits = n.toString(2).length;
+    if (bits % 8 !== 0) bits += 8 - (bits % 8);
+    return {
+      n,
+      e: big(key.publicExponent),
+      d: big(key.privateExponent),
+      p: big(key.prime1),
+      q: big(key.prime2),
+      dp: big(key.exponent1),
+      dq: big(key.exponent2),
+      qinv: big(key.coefficient),
+      k: bits / 8,
+    };
+  } catch (e) {
+    throw new SealpostError('malformed', 'The RSA private key could not be read.', {}, { cause: e });
+  }
+}
+
+/** RSADP with CRT and blinding: m = c^d mod n. */
+function rsadp(key: RsaPrivateKey, c: bigint): bigint {
+  const r = randomBelow(key.n, key.k);
+  const blinded = (c * modPow(r, key.e, key.n)) % key.n;
+  const m1 = modPow(blinded % key.p, key.dp, key.p);
+  const m2 = modPow(blinded % key.q, key.dq, key.q);
+  const h = (key.qinv * (((m1 - m2) % key.p) + key.p)) % key.p;
+  const m = m2 + h * key.q;
+  return (m * modInverse(r, key.n)) % key.n;
+}
+
+/**
+ * RSAES-PKCS1-v1_5 decryption with implicit rejection: returns the encrypted message when the
+ * padding is correct and the message is `expectedLength` bytes long; otherwise random bytes of
+ * `expectedLength`. It never throws on the ciphertext's content.
+ */
+export function rsaPkcs1v15DecryptImplicit(
+  key: RsaPrivateKey,
+  ciphertext: Uint8Array,
+  expectedLength: number,
+): Uint8Array {
+  const fallback = crypto.getRandomValues(new Uint8Array(expectedLength));
+  const k = key.k;
+  if (ciphertext.length !== k || expectedLength > k - 11) return fallback;
+  const c = toBigInt(ciphertext);
+  if (c >= key.n) return fallback;
+  const em = toBytes(rsadp(key, c), k);
+
+  // Constant-flow padding check: EM = 0x00 || 0x02 || PS (≥ 8 non-zero bytes) || 0x00 || M.
+  let good = ((em[0]! | (em[1]! ^ 2)) - 1) >>> 31; // 1 when em[0] == 0 and em[1] == 2
+  let sepIndex = 0;
+  let found = 0;
+  for (let i = 2; i < k; i++) {
+    const isZero = ((em[i]! | 0) - 1) >>> 31; // 1 when em[i] == 0
+    const take = isZero & (found ^ 1);
+    sepIndex = (sepIndex & ~(-take | 0)) | (i & -take);
+    found |= isZero;
+  }
+  good &= found;
+  good &= ((sepIndex - 10) >>> 31) ^ 1; // sepIndex >= 10: at least 8 bytes of PS
+  const msgLength = k - sepIndex - 1;
+  good &= ((msgLength ^ expectedLength) - 1) >>> 31; // 1 when the lengths are equal
+
+  const mask = -good & 0xff;
+  const out = new Uint8Array(expectedLength);
+  const start = k - expectedLength;
+  for (let i = 0; i < expectedLength; i++) out[i] = (em[start + i]! & mask) | (fallback[i]! & ~mask & 0xff);
+  return out;
+}
+
+/** RSAES-OAEP with WebCrypto (SHA-1 or SHA-2 hash, MGF1 with the same hash, empty label). */
+export async function rsaOaepDecrypt(
+  pkcs8: Uint8Array,
+  hash: string,
+  ciphertext: Uint8Array,
+): Promise<Uint8Array> {
+  const key = await crypto.subtle.importKey(
+    'pkcs8',
+    toArrayBuffer(pkcs8),
+    { name: 'RSA-OAEP', hash },
+    false,
+    ['decrypt'],
+  );
+  return new Uint8Array(await crypto.subtle.decrypt({ name: 'RSA-OAEP' }, key, toArrayBuffer(ciphertext)));
+}
