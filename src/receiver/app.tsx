@@ -3,7 +3,6 @@
  */
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { KeyEntry } from '../core/index.ts';
-import { fetchMetadata } from './api.ts';
 import { CryptoClient } from './crypto-client.ts';
 import { KeysPage } from './keys-page.tsx';
 import { Keystore } from './keystore.ts';
@@ -13,6 +12,8 @@ import { checkForUpdate, type UpdateState } from './updates.ts';
 export interface ReceiverConfig {
   /** PEM certificates the server's operator trusts (from `sealpost serve --trust-anchors`). */
   trustAnchors: string[];
+  /** The subject of each trust anchor, for the keys page (same order). */
+  trustAnchorSubjects?: string[];
   brand?: { name?: string };
 }
 
@@ -39,20 +40,46 @@ export function readLocation(): Location {
   return { deliveryId, secret };
 }
 
-async function installServerTrust(
-  crypto: CryptoClient,
-  keystore: Keystore,
-  config: ReceiverConfig,
-): Promise<void> {
+/** DER bytes of each PEM certificate block in `pem`. */
+export function pemCertificates(pem: string): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  for (const m of pem.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g)) {
+    const bin = atob(m[1]!.replace(/[^A-Za-z0-9+/=]/g, ''));
+    out.push(Uint8Array.from(bin, (c) => c.charCodeAt(0)));
+  }
+  return out;
+}
+
+async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const d = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes.slice()));
+  return Array.from(d, (b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+/**
+ * Adds the server's trust anchors to the keyring as trusted certificates. They are taken as they
+ * come (DER from the PEM, the SHA-256 fingerprint as id, the subject the server names): parsing
+ * them would load the S/MIME half of core at every start, which only S/MIME messages need.
+ */
+async function installServerTrust(keystore: Keystore, config: ReceiverConfig): Promise<void> {
   if (config.trustAnchors.length === 0) return;
   const dismissed = new Set(
     JSON.parse(localStorage.getItem('sealpost:dismissed-anchors') ?? '[]') as string[],
   );
   const known = new Set((await keystore.list()).map((e) => `${e.type}:${e.id}`));
   const fresh: KeyEntry[] = [];
-  for (const p of config.trustAnchors) {
-    const entries = await crypto.importKey(new TextEncoder().encode(p), undefined, true);
-    for (const e of entries) if (!known.has(`${e.type}:${e.id}`) && !dismissed.has(e.id)) fresh.push(e);
+  for (const [i, p] of config.trustAnchors.entries()) {
+    for (const der of pemCertificates(p)) {
+      const id = await sha256Hex(der);
+      if (known.has(`certificate:${id}`) || dismissed.has(id)) continue;
+      const subject = config.trustAnchorSubjects?.[i];
+      fresh.push({
+        type: 'certificate',
+        id,
+        label: subject || `Certificate authority ${id.slice(0, 16)}`,
+        certificate: der,
+        trusted: true,
+      });
+    }
   }
   if (fresh.length) await keystore.add(fresh, 'server');
 }
@@ -69,15 +96,10 @@ export function App({ config }: { config: ReceiverConfig }) {
   const [recipient, setRecipient] = useState<string | null>(null);
 
   useEffect(() => {
-    installServerTrust(crypto, keystore, config)
+    installServerTrust(keystore, config)
       .catch(() => undefined)
       .finally(() => setReady(true));
     void checkForUpdate(setUpdate);
-    if (location.deliveryId && location.secret)
-      fetchMetadata(location.deliveryId, location.secret).then(
-        (m) => setRecipient(m.recipient),
-        () => undefined,
-      );
   }, []);
 
   const appName = config.brand?.name ?? 'Sealpost';
@@ -125,6 +147,7 @@ export function App({ config }: { config: ReceiverConfig }) {
               sessionEntries={sessionEntries}
               onSessionEntries={(e) => setSessionEntries((old) => [...old, ...e])}
               onKeystoreChanged={() => setRevision((r) => r + 1)}
+              onMetadata={(m) => setRecipient(m.recipient)}
             />
           ) : (
             <div class="problem" role="alert">

@@ -5,7 +5,7 @@
  * Remote images, CSS url()s, forms and links that fetch are EFAIL's exfiltration channels: all closed.
  */
 import DOMPurify from 'dompurify';
-import { useMemo } from 'preact/hooks';
+import { useEffect, useMemo, useRef } from 'preact/hooks';
 import type { Attachment } from '../core/index.ts';
 
 const FRAME_CSP =
@@ -100,9 +100,61 @@ export function sanitizeHtml(html: string, attachments: Attachment[]): { html: s
   return { html: String(clean), blocked };
 }
 
+const BASE_CSS =
+  'body{font-family:system-ui,sans-serif;margin:0.5rem;color:#111;background:#fff;overflow-wrap:anywhere}img{max-width:100%;height:auto}';
+
+/** The frame's own document: a CSP of its own on top of the page's (which it inherits), no content yet. */
+const FRAME_DOC = `<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="${FRAME_CSP}"><meta name="referrer" content="no-referrer"></head><body></body></html>`;
+
+/**
+ * Moves the sanitized body into the frame. A srcdoc frame inherits the page's CSP, which allows no
+ * inline style; so style attributes and <style> sheets are applied through the CSSOM
+ * (element.style, adoptedStyleSheets), which CSP does not govern. Nothing here can fetch: URLs in CSS
+ * were removed by the sanitizer, and both CSPs allow only data: images.
+ */
+function fill(frame: HTMLIFrameElement, html: string): void {
+  const win = frame.contentWindow as (Window & typeof globalThis) | null;
+  const doc = frame.contentDocument;
+  if (!win || !doc) return;
+  // Parsed inert: a DOMParser document runs nothing and loads nothing.
+  const parsed = new DOMParser().parseFromString(`<!doctype html><body>${html}`, 'text/html');
+  const sheets: CSSStyleSheet[] = [];
+  const base = new win.CSSStyleSheet();
+  base.replaceSync(BASE_CSS);
+  sheets.push(base);
+  for (const el of Array.from(parsed.querySelectorAll('style'))) {
+    const sheet = new win.CSSStyleSheet();
+    try {
+      sheet.replaceSync(el.textContent ?? '');
+      sheets.push(sheet);
+    } catch {
+      /* a sheet the browser cannot parse is left out */
+    }
+    el.remove();
+  }
+  const css = Array.from(parsed.body.querySelectorAll('*'), (el) => {
+    const v = el.getAttribute('style');
+    el.removeAttribute('style');
+    return v;
+  });
+  doc.adoptedStyleSheets = sheets;
+  doc.body.replaceChildren(...Array.from(parsed.body.childNodes, (n) => doc.importNode(n, true)));
+  // Same document order as in `parsed`: give each element its style back through the CSSOM.
+  Array.from(doc.body.querySelectorAll('*')).forEach((el, i) => {
+    const v = css[i];
+    if (v && el instanceof win.HTMLElement) el.style.cssText = v;
+  });
+  frame.style.height = `${Math.min(Math.max(doc.documentElement.scrollHeight + 16, 120), 4000)}px`;
+}
+
 export function HtmlBody({ html, attachments }: { html: string; attachments: Attachment[] }) {
   const result = useMemo(() => sanitizeHtml(html, attachments), [html, attachments]);
-  const doc = `<!doctype html><html><head><meta charset="utf-8"><meta http-equiv="Content-Security-Policy" content="${FRAME_CSP}"><style>body{font-family:system-ui,sans-serif;margin:0.5rem;color:#111;background:#fff;overflow-wrap:anywhere}img{max-width:100%;height:auto}</style></head><body>${result.html}</body></html>`;
+  const frameRef = useRef<HTMLIFrameElement>(null);
+  useEffect(() => {
+    const frame = frameRef.current;
+    if (frame?.contentDocument?.readyState === 'complete' && frame.contentDocument.body)
+      fill(frame, result.html);
+  }, [result.html]);
   return (
     <div class="html-body">
       {result.blocked > 0 && (
@@ -112,17 +164,15 @@ export function HtmlBody({ html, attachments }: { html: string; attachments: Att
         </p>
       )}
       <iframe
+        ref={frameRef}
         title="Message content"
-        sandbox="allow-popups allow-popups-to-escape-sandbox"
+        // No allow-scripts: nothing in the frame ever runs. allow-same-origin only lets this page
+        // write the sanitized body into it.
+        sandbox="allow-same-origin allow-popups allow-popups-to-escape-sandbox"
         referrerpolicy="no-referrer"
-        srcdoc={doc}
+        srcdoc={FRAME_DOC}
         class="html-frame"
-        onLoad={(e) => {
-          const frame = e.currentTarget as HTMLIFrameElement;
-          // The frame is sandboxed without same-origin access, so its height cannot be read; a
-          // generous fixed height with scrolling keeps it simple and safe.
-          frame.style.height = '60vh';
-        }}
+        onLoad={(e) => fill(e.currentTarget as HTMLIFrameElement, result.html)}
       />
     </div>
   );

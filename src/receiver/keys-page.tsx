@@ -159,6 +159,12 @@ export function KeysPage(props: KeysPageProps) {
     if (!window.confirm(`Delete “${item.label}” from this browser? This cannot be undone.`)) return;
     void run(async () => {
       await keystore.remove(item.type, item.id);
+      if (item.source === 'server') {
+        // Keep it out when the server's list is installed again at the next start.
+        const key = 'sealpost:dismissed-anchors';
+        const dismissed = JSON.parse(localStorage.getItem(key) ?? '[]') as string[];
+        localStorage.setItem(key, JSON.stringify([...new Set([...dismissed, item.id])]));
+      }
       return `Deleted ${item.label}.`;
     });
   };

@@ -8,7 +8,11 @@ function readConfig(): ReceiverConfig {
   const el = document.getElementById('sealpost-config');
   try {
     const parsed = el?.textContent ? (JSON.parse(el.textContent) as Partial<ReceiverConfig>) : {};
-    return { trustAnchors: parsed.trustAnchors ?? [], ...(parsed.brand ? { brand: parsed.brand } : {}) };
+    return {
+      trustAnchors: parsed.trustAnchors ?? [],
+      ...(parsed.trustAnchorSubjects ? { trustAnchorSubjects: parsed.trustAnchorSubjects } : {}),
+      ...(parsed.brand ? { brand: parsed.brand } : {}),
+    };
   } catch {
     return { trustAnchors: [] };
   }

@@ -32,18 +32,39 @@ export interface MessageViewProps {
   sessionEntries: KeyEntry[];
   onSessionEntries: (entries: KeyEntry[]) => void;
   onKeystoreChanged: () => void;
+  /** Called once the delivery's metadata arrived (the app shows the recipient on the keys page). */
+  onMetadata?: (meta: PickupMetadata) => void;
 }
+
+/** Errors after which the message will not open however the recipient tries: reported as failed. */
+const FINAL_ERRORS = new Set([
+  'integrity-failure',
+  'truncated',
+  'malformed',
+  'unsupported',
+  'limit-exceeded',
+]);
 
 export function MessageView(props: MessageViewProps) {
   const { id, secret, crypto, keystore } = props;
   const [meta, setMeta] = useState<PickupMetadata | null>(null);
+  const metaRef = useRef<PickupMetadata | null>(null);
   const [phase, setPhase] = useState<Phase>({ kind: 'loading' });
   const chunks = useRef<Uint8Array[] | null>(null);
   const downloading = useRef<Promise<void> | null>(null);
   const receiptSent = useRef(false);
 
+  /** Tells the server how it went: 'processed' once the message is shown, or 'failed' for good. */
+  const sendReceipt = (details: { outcome: 'processed' | 'failed' } & Record<string, string | number>) => {
+    if (receiptSent.current) return;
+    receiptSent.current = true;
+    postReceipt(id, secret, details).catch(() => {
+      receiptSent.current = false;
+    });
+  };
+
   const attempt = async (password?: string, extra: KeyEntry[] = []): Promise<void> => {
-    const m = meta ?? (await fetchMetadata(id, secret));
+    const m = metaRef.current ?? (await fetchMetadata(id, secret));
     const entries = [...(await keystore.entries()), ...props.sessionEntries, ...extra];
     setPhase(chunks.current ? { kind: 'processing' } : { kind: 'downloading', done: 0, total: m.size });
     try {
@@ -72,16 +93,16 @@ export function MessageView(props: MessageViewProps) {
         () => undefined,
       );
       setPhase({ kind: 'shown', report });
-      if (!receiptSent.current) {
-        receiptSent.current = true;
-        postReceipt(id, secret, {
+      // Content under an invalid signature is withheld: the message was not delivered intact.
+      if (report.signature.status === 'invalid')
+        sendReceipt({ outcome: 'failed', detail: 'signature-invalid', protocol: report.protocol });
+      else
+        sendReceipt({
+          outcome: 'processed',
           protocol: report.protocol,
           signature: report.signature.status,
           attachments: report.attachments.length,
-        }).catch(() => {
-          receiptSent.current = false;
         });
-      }
     } catch (e) {
       if (e instanceof ApiError) {
         setPhase({ kind: 'pickup-error', explained: explainPickupError(e.status, e.code, e.message) });
@@ -92,7 +113,10 @@ export function MessageView(props: MessageViewProps) {
       const explained = explainOpenError(err.code, err.message, err.details);
       if (err.code === 'no-matching-key') setPhase({ kind: 'need-key', explained });
       else if (err.code === 'bad-password') setPhase({ kind: 'need-password', explained });
-      else setPhase({ kind: 'error', explained });
+      else {
+        setPhase({ kind: 'error', explained });
+        if (FINAL_ERRORS.has(err.code)) sendReceipt({ outcome: 'failed', detail: err.code });
+      }
     }
   };
 
@@ -101,7 +125,9 @@ export function MessageView(props: MessageViewProps) {
     fetchMetadata(id, secret).then(
       (m) => {
         if (cancelled) return;
+        metaRef.current = m;
         setMeta(m);
+        props.onMetadata?.(m);
         void attempt();
       },
       (e: unknown) => {

@@ -17,21 +17,26 @@ export const STRICT_CSP = [
 ].join('; ');
 
 /**
- * The receiver app's policy: its crypto runs in a Web Worker, attachments are saved through blob:
- * URLs, HTML bodies render in a sandboxed blob: frame. No inline script, no third-party origin.
+ * The receiver app's policy: its crypto runs in a Web Worker (a same-origin script, never blob:),
+ * attachments are saved through blob: URLs (downloads, not subresources), HTML bodies render in a
+ * sandboxed srcdoc frame (about:srcdoc is not a fetch, so `frame-src 'none'` still lets it exist and
+ * forbids every other frame). The frame inherits this policy: it can load data: images only
+ * ('self' images are removed by the sanitizer), and its styles are applied through the CSSOM,
+ * which CSP does not govern. No inline script or style, no third-party origin.
  */
 export const RECEIVER_CSP = [
   "default-src 'none'",
   "script-src 'self'",
-  "worker-src 'self' blob:",
+  "worker-src 'self'",
   "style-src 'self'",
-  "img-src 'self' data: blob:",
-  "font-src 'self'",
+  "img-src 'self' data:",
   "connect-src 'self'",
-  "frame-src 'self' blob:",
+  "frame-src 'none'",
+  "child-src 'none'",
   "manifest-src 'self'",
   "form-action 'none'",
   "base-uri 'none'",
+  "object-src 'none'",
   "frame-ancestors 'none'",
 ].join('; ');
 

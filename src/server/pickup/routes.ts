@@ -93,19 +93,23 @@ export async function pickupRoutes(
 
   const pageHtml = receiverPage(assets, {
     trustAnchors: ctx.trustAnchors.anchors.map((a) => a.pem),
+    trustAnchorSubjects: ctx.trustAnchors.anchors.map((a) => a.subject),
     trustAnchorsSha256: ctx.trustAnchors.sha256,
     brand: { name: ctx.config.brandName, color: ctx.config.brandColor },
   });
 
-  app.get('/m/:id', async (request, reply) => {
-    // No lookup, no state change: the page reads the secret from the fragment and calls the API.
-    return reply
+  const sendPage = (reply: FastifyReply): FastifyReply =>
+    reply
       .type('text/html; charset=utf-8')
       .header('content-security-policy', RECEIVER_CSP)
       .header('cache-control', 'no-store')
       .header('x-robots-tag', 'noindex, nofollow')
       .send(pageHtml);
-  });
+
+  // No lookup, no state change: the page reads the secret from the fragment and calls the API.
+  app.get('/m/:id', async (_request, reply) => sendPage(reply));
+  // The installed app's start page (the keys page when no message link is open).
+  if (assets.kind === 'dist') app.get('/receiver/', async (_request, reply) => sendPage(reply));
 
   app.get('/receiver/*', async (request, reply) => {
     const rel = (request.params as { '*': string })['*'];

@@ -1,0 +1,275 @@
+/**
+ * End-to-end helpers: a real server (built receiver, the corpus CA as trust anchor, the built-in
+ * outbox), a real Chromium (playwright-core, Debian's /usr/bin/chromium), and the recipient's
+ * steps: follow the link from the outbox, import a key, type a password, save attachments.
+ */
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
+import type { BrowserContext, Page, Request } from 'playwright-core';
+import { hasChromium, launchChromium, type LaunchedBrowser } from '../helpers/browser.ts';
+import { CORPUS, ROOT } from '../helpers/paths.ts';
+import { linkIn, outbox, sleep, startTestServer, submit, type TestServer } from '../server/helpers.ts';
+
+export { hasChromium };
+export const SHOTS = join(ROOT, 'test-results/e2e');
+export const corpusKey = (name: string): string => join(CORPUS, 'keys', name);
+
+/** Builds the receiver when its sources changed (a no-op otherwise). */
+export function buildReceiver(): void {
+  const r = spawnSync(process.execPath, [join(ROOT, 'scripts/build-receiver.mjs')], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  });
+  if (r.status !== 0) throw new Error(`receiver build failed:\n${r.stdout}\n${r.stderr}`);
+}
+
+export interface E2E {
+  t: TestServer;
+  browser: LaunchedBrowser;
+  /** Every request any page of this run made (URL and Referer), for the secret-leak check. */
+  requests: { url: string; referer: string | undefined; headers: Record<string, string> }[];
+  /** Every link secret handed out in this run. */
+  secrets: string[];
+  close(): Promise<void>;
+}
+
+export async function startE2E(args: string[] = []): Promise<E2E> {
+  buildReceiver();
+  const t = await startTestServer({ args: ['--trust-anchors', corpusKey('ca.pem'), ...args] });
+  const browser = await launchChromium();
+  secrets.length = 0;
+  mkdirSync(SHOTS, { recursive: true });
+  return {
+    t,
+    browser,
+    requests: [],
+    secrets,
+    async close() {
+      await browser.close();
+      await t.close();
+    },
+  };
+}
+
+const secrets: string[] = [];
+
+/** Checks that no recorded request carried a link secret in its URL, Referer or a header other than X-Sealpost-Secret. */
+export function secretLeaks(e: E2E): string[] {
+  const leaks: string[] = [];
+  for (const r of e.requests)
+    for (const s of e.secrets) {
+      if (r.url.includes(s)) leaks.push(`URL ${r.url}`);
+      for (const [k, v] of Object.entries(r.headers))
+        if (k !== 'x-sealpost-secret' && v.includes(s)) leaks.push(`${k} of ${r.url}`);
+    }
+  return leaks;
+}
+
+export interface Delivered {
+  messageId: string;
+  deliveryId: string;
+  link: string;
+  secret: string;
+}
+
+/** Submits a message for `to` and takes its link from the built-in outbox. */
+export async function deliver(
+  t: TestServer,
+  bytes: Uint8Array | string,
+  to = 'bob@example.net',
+): Promise<Delivered> {
+  const res = await submit(t, bytes, `?to=${encodeURIComponent(to)}`);
+  if (res.status !== 201) throw new Error(`submit: HTTP ${res.status} ${await res.text()}`);
+  const created = (await res.json()) as { id: string; deliveries: { id: string }[] };
+  const deliveryId = created.deliveries[0]!.id;
+  for (let i = 0; i < 200; i++) {
+    for (const mail of await outbox(t.url)) {
+      if (!mail.text.includes(`/m/${deliveryId}#`)) continue;
+      const { link, secret } = linkIn(mail.text);
+      secrets.push(secret);
+      return { messageId: created.id, deliveryId, link, secret };
+    }
+    await sleep(50);
+  }
+  throw new Error(`no notification for delivery ${deliveryId}`);
+}
+
+/** The delivery's state and events as the sender sees them. */
+export async function deliveryState(
+  t: TestServer,
+  d: Delivered,
+): Promise<{ state: string; events: { type: string; detail?: string }[] }> {
+  const r = await fetch(`${t.url}/api/v1/messages/${d.messageId}`, {
+    headers: { authorization: `Bearer ${t.apiKey}` },
+  });
+  const body = (await r.json()) as {
+    deliveries: { id: string; state: string; events: { type: string; detail?: string }[] }[];
+  };
+  return body.deliveries.find((x) => x.id === d.deliveryId)!;
+}
+
+export async function waitForState(t: TestServer, d: Delivered, state: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    if ((await deliveryState(t, d)).state === state) return;
+    await sleep(50);
+  }
+  throw new Error(
+    `delivery ${d.deliveryId} never became ${state}: ${JSON.stringify(await deliveryState(t, d))}`,
+  );
+}
+
+/** A page that records every request (and fails the test on page errors via `errors`). */
+export async function newPage(
+  e: E2E,
+  context?: BrowserContext,
+): Promise<{ page: Page; context: BrowserContext; errors: string[] }> {
+  const ctx = context ?? (await e.browser.newContext());
+  const page = await ctx.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error') errors.push(m.text());
+  });
+  page.on('request', (r: Request) => {
+    const headers = r.headers();
+    e.requests.push({ url: r.url(), referer: headers['referer'], headers });
+  });
+  return { page, context: ctx, errors };
+}
+
+/** The signature panel's text (the role=status region). */
+export async function signatureText(page: Page): Promise<string> {
+  return page.locator('.signature [role=status]').innerText();
+}
+
+/** Waits until the message is shown (the signature panel is there) or a problem is shown. */
+export async function waitShown(page: Page, timeout = 30_000): Promise<void> {
+  await page.locator('.signature [role=status], .problem, .key-prompt').first().waitFor({ timeout });
+}
+
+/** Imports a key file in the message's key prompt (and keeps it in the browser). */
+export async function importKeyInPrompt(page: Page, file: string, passphrase: string): Promise<void> {
+  await page.getByLabel('Key file').setInputFiles(file);
+  await page.getByLabel('Passphrase', { exact: true }).fill(passphrase);
+  await page.getByRole('button', { name: 'Import key' }).click();
+}
+
+/** On the Keys page: imports a certificate or public key, optionally as trusted. */
+export async function importOnKeysPage(page: Page, file: string, trusted: boolean): Promise<void> {
+  await page.getByRole('button', { name: 'Keys', exact: true }).click();
+  await page.getByLabel('Key file').setInputFiles(file);
+  if (trusted) await page.getByRole('checkbox', { name: /Trust this certificate/ }).check();
+  await page.getByRole('button', { name: 'Import key' }).click();
+  await page.locator('.form-status, .form-error').first().waitFor();
+  const err = await page.locator('.form-error').count();
+  if (err) throw new Error(`import failed: ${await page.locator('.form-error').innerText()}`);
+}
+
+/** Clicks "Save <name>" and returns the SHA-256 of the saved file. */
+export async function saveAttachment(
+  page: Page,
+  name: string,
+): Promise<{ sha256: string; filename: string }> {
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('button', { name: `Save ${name}`, exact: true }).click(),
+  ]);
+  const path = await download.path();
+  return {
+    sha256: createHash('sha256').update(readFileSync(path)).digest('hex'),
+    filename: download.suggestedFilename(),
+  };
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** A server on another port standing in for an attacker's: counts every request it gets. */
+export async function startEvilServer(): Promise<{ url: string; hits: string[]; close(): Promise<void> }> {
+  const hits: string[] = [];
+  const server: Server = createServer((req, res) => {
+    hits.push(req.url ?? '');
+    res.writeHead(200, { 'content-type': 'image/png' });
+    res.end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    hits,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+export interface CaseExpected {
+  keys: string[];
+  passphrase?: string;
+  password?: string;
+  error?: string;
+  signature?: string;
+  signer?: string | null;
+  fromMatches?: boolean;
+  textContains?: string | null;
+  attachments?: { filename: string; size: number; sha256: string }[];
+}
+
+/** What the recipient's page should say for each signature status (never "verified" unless valid). */
+export const SIGNATURE_WORDS: Record<string, RegExp> = {
+  valid: /— verified/,
+  untrusted: /— not verified/,
+  'unknown-signer': /unknown signer — not verified/,
+  invalid: /Invalid signature/,
+  none: /not signed|Not signed/,
+};
+
+/**
+ * Opens a delivered message in `page` as its recipient would, giving what the case needs: the
+ * message password, an unlock of the stored keyring, or an import of the key file (kept).
+ * Returns the text of the page's main region once the message (or an error) is shown.
+ */
+export async function openAsRecipient(
+  page: Page,
+  d: Delivered,
+  c: CaseExpected,
+  keysDir: string,
+  keyringPassphrase?: string,
+): Promise<string> {
+  await page.goto(d.link);
+  for (let round = 0; round < 3; round++) {
+    await waitShown(page);
+    if (await page.locator('.signature [role=status]').count()) break;
+    if (await page.getByLabel('Message password').count()) {
+      await page.getByLabel('Message password').fill(c.password ?? '');
+      await page.getByRole('button', { name: 'Open message' }).click();
+    } else if (await page.getByRole('button', { name: 'Unlock', exact: true }).count()) {
+      await page.getByLabel('Passphrase', { exact: true }).fill(keyringPassphrase ?? c.passphrase ?? '');
+      await page.getByRole('button', { name: 'Unlock', exact: true }).click();
+    } else if (await page.getByLabel('Key file').count()) {
+      if (c.keys.length === 0) break;
+      await importKeyInPrompt(page, join(keysDir, c.keys[0]!), c.passphrase ?? '');
+    } else {
+      break; // a problem, shown as such
+    }
+    // Wait until the page moved on: the message, a form error, or another prompt.
+    await sleep(150);
+    await page.waitForFunction(
+      () => {
+        const busy = document.querySelector('article[aria-busy="true"]');
+        const buttons = Array.from(document.querySelectorAll('button[type=submit]'));
+        const submitting = buttons.some((b) => (b as HTMLButtonElement).disabled);
+        return !busy && !submitting;
+      },
+      undefined,
+      { timeout: 30_000 },
+    );
+    await sleep(100);
+    if (await page.locator('.form-error').count()) break;
+    if (round === 2 || (c.password && (await page.getByText('That password does not open').count()))) break;
+  }
+  return page.locator('main').innerText();
+}
