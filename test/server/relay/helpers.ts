@@ -170,9 +170,9 @@ export function swaks(args: string[]): Promise<{ code: number | null; out: strin
   });
 }
 
-/** The message file as swaks sends it with --data: swaks wants CRLF or LF, sends CRLF. */
-export function fileBytes(path: string): Buffer {
-  return readFileSync(path);
+/** The DATA swaks sends for `--data FILE`: the file with CRLF line ends and one more CRLF. */
+export function swaksBytes(path: string): Buffer {
+  return Buffer.concat([crlf(readFileSync(path)), Buffer.from('\r\n')]);
 }
 
 /** The id in a relay 250 reply: "… Diverted to web delivery as <id> …" or "Queued as <id>". */
