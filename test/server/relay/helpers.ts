@@ -5,6 +5,8 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { connect as netConnect, type Socket } from 'node:net';
+import { connect as tlsConnect, TLSSocket } from 'node:tls';
 import nodemailer from 'nodemailer';
 import { SMTPServer } from 'smtp-server';
 import { freePort, sleep, startTestServer, type ReceivedMail, type TestServer } from '../helpers.ts';
@@ -187,4 +189,91 @@ export function idIn(response: string): { kind: 'diverted' | 'queued'; id: strin
 /** A message as an SMTP client would send it: CRLF line ends. */
 export function crlf(b: Buffer): Buffer {
   return Buffer.from(b.toString('latin1').replace(/\r?\n/g, '\r\n'), 'latin1');
+}
+
+/** A bare SMTP dialogue over a socket: send a line, read the (multi-line) reply. */
+export class RawSmtp {
+  private buffer = '';
+  private waiting: (() => void) | null = null;
+  closed = false;
+  private constructor(private socket: Socket) {
+    this.attach(socket);
+  }
+
+  private attach(socket: Socket): void {
+    socket.on('data', (c: Buffer) => {
+      this.buffer += c.toString('latin1');
+      this.waiting?.();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      this.waiting?.();
+    });
+    socket.on('error', () => undefined);
+  }
+
+  static async connect(port: number): Promise<RawSmtp> {
+    const socket = netConnect(port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('error', reject);
+    });
+    return new RawSmtp(socket);
+  }
+
+  /** The next complete reply ("250-…\r\n250 …\r\n"), or '' when the connection closed first. */
+  async reply(timeoutMs = 10_000): Promise<string> {
+    const until = Date.now() + timeoutMs;
+    for (;;) {
+      const m = /^(?:\d{3}-[^\n]*\n)*\d{3}(?: [^\n]*)?\n/.exec(this.buffer);
+      if (m) {
+        this.buffer = this.buffer.slice(m[0].length);
+        return m[0];
+      }
+      if (this.closed) return '';
+      if (Date.now() > until) throw new Error(`no reply; have ${JSON.stringify(this.buffer)}`);
+      await new Promise<void>((r) => {
+        this.waiting = r;
+        setTimeout(r, 50);
+      });
+      this.waiting = null;
+    }
+  }
+
+  write(data: string | Buffer): void {
+    this.socket.write(data);
+  }
+
+  async command(line: string): Promise<string> {
+    this.write(`${line}\r\n`);
+    return this.reply();
+  }
+
+  /** STARTTLS and the TLS handshake (any certificate accepted). */
+  async startTls(): Promise<string> {
+    const r = await this.command('STARTTLS');
+    if (!r.startsWith('220')) return r;
+    this.socket.removeAllListeners('data');
+    const secure = tlsConnect({ socket: this.socket, rejectUnauthorized: false });
+    await new Promise<void>((resolve, reject) => {
+      secure.once('secureConnect', () => resolve());
+      secure.once('error', reject);
+    });
+    this.socket = secure;
+    this.attach(secure);
+    return r;
+  }
+
+  get peerCertificate(): ReturnType<TLSSocket['getPeerCertificate']> | null {
+    return this.socket instanceof TLSSocket ? this.socket.getPeerCertificate() : null;
+  }
+
+  destroy(): void {
+    this.socket.destroy();
+  }
+}
+
+/** AUTH PLAIN's initial response for a user and password. */
+export function plainAuth(user: string, pass: string): string {
+  return Buffer.from(`\0${user}\0${pass}`).toString('base64');
 }
