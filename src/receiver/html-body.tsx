@@ -69,8 +69,13 @@ export function sanitizeHtml(html: string, attachments: Attachment[]): { html: s
       blocked++;
     }
   });
-  const clean = purify.sanitize(html, {
+  // Mail clients put their <style> sheets in <head>: keep them (sanitized like any other) by moving
+  // them into the body, which is all that is rendered. Parsed inert: DOMParser runs and loads nothing.
+  const parsed = new DOMParser().parseFromString(html, 'text/html');
+  const headStyles = Array.from(parsed.head.querySelectorAll('style'), (s) => s.outerHTML).join('');
+  const clean = purify.sanitize(headStyles + parsed.body.innerHTML, {
     WHOLE_DOCUMENT: false,
+    FORCE_BODY: true,
     FORBID_TAGS: [
       'form',
       'input',
