@@ -133,7 +133,11 @@ export async function exportPkcs12File(entry: SmimePrivateEntry, passphrase: str
     hmacHashAlgorithm: 'SHA-256',
     iterationCount: EXPORT_ITERATIONS,
   };
-  await (keyBag.bagValue as pkijs.PKCS8ShroudedKeyBag).makeInternalValues(encryption);
+  const shrouded = keyBag.bagValue as pkijs.PKCS8ShroudedKeyBag;
+  await shrouded.makeInternalValues(encryption);
+  // PKI.js leaves the encrypted key as a constructed (segmented) OCTET STRING; RFC 5958 readers such
+  // as node-forge and some Windows versions want the primitive DER form.
+  shrouded.encryptedData = new asn1js.OctetString({ valueHex: shrouded.encryptedData.getValue() });
   const pfx = new pkijs.PFX({
     parsedValue: {
       integrityMode: 0,

@@ -39,7 +39,7 @@ import { md5 } from './legacy.ts';
 import { CURVES, DIGESTS, OID, SIGNATURE_ALGORITHMS, algorithmName } from './oids.ts';
 import { verifyDsa, verifyRsaPkcs1Raw } from './verify-legacy.ts';
 
-interface Candidate {
+export interface Candidate {
   p: ParsedCertificate;
   ids: CertIds;
 }
@@ -110,7 +110,7 @@ export async function verifySigned(
   };
 }
 
-function safeCandidate(der: Uint8Array): Candidate[] {
+export function safeCandidate(der: Uint8Array): Candidate[] {
   try {
     const p = parseCertificate(der);
     return [{ p, ids: certIds(p) }];
@@ -249,7 +249,7 @@ async function verifySignerInfo(
   if (messageDigest) {
     const d = await digest(digestName, signedContent);
     if (!d) {
-      report.status = 'invalid';
+      report.status = 'unknown-signer';
       report.problems.push(
         `The signature uses the digest ${digestName}, which Sealpost cannot compute: it cannot be checked.`,
       );
@@ -262,9 +262,13 @@ async function verifySignerInfo(
     }
   }
   const hashName = sigInfo?.hash ?? digestName;
-  const check = await checkSignature(signer.p, sigAlg, der, hashName, toVerify, signature);
+  const issuer =
+    [...messageCerts, ...keyringCerts].find((c) => c.p.cert.subject.isEqual(signer.p.cert.issuer))?.p.cert ??
+    null;
+  const check = await checkSignature(signer.p, sigAlg, der, hashName, toVerify, signature, issuer);
   if (check === 'unsupported') {
-    report.status = 'invalid';
+    // Not checkable is not "altered": like an unreadable OpenPGP signature, the signer stays unknown.
+    report.status = 'unknown-signer';
     report.problems.push(
       `The signature algorithm ${report.signatureAlgorithm} with ${hashName} is not supported: it cannot be checked.`,
     );
@@ -321,6 +325,7 @@ async function checkSignature(
   hashName: string,
   data: Uint8Array,
   signature: Uint8Array,
+  issuer: pkijs.Certificate | null,
 ): Promise<boolean | 'unsupported'> {
   const kind = SIGNATURE_ALGORITHMS[sigAlg.oid]?.kind;
   const spki = new Uint8Array(signer.cert.subjectPublicKeyInfo.toSchema().toBER(false));
@@ -398,7 +403,7 @@ async function checkSignature(
     }
     if (kind === 'dsa') {
       const d = await digest(hashName, data);
-      return d ? verifyDsa(signer.cert, d, signature) : 'unsupported';
+      return d ? verifyDsa(signer.cert, d, signature, issuer) : 'unsupported';
     }
   } catch {
     return false;
@@ -472,7 +477,8 @@ function ecdsaRaw(sig: Uint8Array, size: number): Uint8Array | null {
   }
 }
 
-async function validatePath(
+/** Path validation of the signer's certificate (exported for the PKITS conformance tests). */
+export async function validatePath(
   signer: Candidate,
   pool: Candidate[],
   anchors: Candidate[],

@@ -68,10 +68,20 @@ export function verifyRsaPkcs1Raw(
 }
 
 /** DSA verification (FIPS 186) with the domain parameters in the certificate. */
-export function verifyDsa(cert: pkijs.Certificate, digest: Uint8Array, signature: Uint8Array): boolean {
-  const params = cert.subjectPublicKeyInfo.algorithm.algorithmParams as
-    { toBER?: (s: boolean) => ArrayBuffer } | undefined;
-  if (!params?.toBER) return false; // inherited parameters are not supported
+export function verifyDsa(
+  cert: pkijs.Certificate,
+  digest: Uint8Array,
+  signature: Uint8Array,
+  issuer: pkijs.Certificate | null,
+): boolean | 'unsupported' {
+  type Params = { toBER?: (s: boolean) => ArrayBuffer; idBlock?: { tagNumber?: number } } | undefined;
+  const own = cert.subjectPublicKeyInfo.algorithm.algorithmParams as Params;
+  // RFC 3279 §2.3.2: absent parameters are inherited from the issuer's DSA key.
+  const params =
+    own?.toBER && own.idBlock?.tagNumber === 16
+      ? own
+      : (issuer?.subjectPublicKeyInfo.algorithm.algorithmParams as Params);
+  if (!params?.toBER || params.idBlock?.tagNumber !== 16) return 'unsupported';
   const pder = new Uint8Array(params.toBER(false));
   let p: bigint, q: bigint, g: bigint;
   try {
