@@ -273,3 +273,43 @@ export async function openAsRecipient(
   }
   return page.locator('main').innerText();
 }
+
+/**
+ * Submits a corpus or fixture message, opens it as the recipient, and checks what the expected
+ * JSON says: the marker text, the signature panel in words (never "verified" unless valid), every
+ * attachment saved with its SHA-256, and the delivery state on the server ('processed'; 'opened'
+ * with a receiver-failed event when the content was refused).
+ */
+export async function checkCase(
+  e: E2E,
+  page: Page,
+  dir: string,
+  name: string,
+  opts: { keyringPassphrase?: string; shotPrefix: string },
+): Promise<{ text: string; delivered: Delivered; expected: CaseExpected }> {
+  const c = JSON.parse(readFileSync(join(dir, 'expected', `${name}.json`), 'utf8')) as CaseExpected;
+  const d = await deliver(e.t, readFileSync(join(dir, 'messages', `${name}.eml`)));
+  const text = await openAsRecipient(page, d, c, join(dir, 'keys'), opts.keyringPassphrase);
+  await screenshot(page, `${opts.shotPrefix}-${name}`);
+  const fail = (msg: string): never => {
+    throw new Error(`${name}: ${msg}\n--- page ---\n${text.slice(0, 1500)}`);
+  };
+  const verifiedOk = c.signature === 'valid' && c.fromMatches !== false;
+  if (/— verified/.test(text) && !verifiedOk) fail('says "verified"');
+  if (c.error) return { text, delivered: d, expected: c };
+  if ((await page.locator('.signature [role=status]').count()) === 0) fail('the message was not shown');
+  const sig = await signatureText(page);
+  const words =
+    c.fromMatches === false ? /claims to be from someone else/ : SIGNATURE_WORDS[c.signature ?? 'none']!;
+  if (!words.test(sig)) fail(`signature panel: ${sig}`);
+  if (c.signer && c.signature !== 'unknown-signer' && !sig.includes(c.signer)) fail(`signer missing: ${sig}`);
+  if (c.fromMatches === false && !/claims to be from someone else/.test(sig)) fail(`no From warning: ${sig}`);
+  if (c.textContains && !text.includes(c.textContains)) fail(`marker ${c.textContains} missing`);
+  for (const a of c.attachments ?? []) {
+    const saved = await saveAttachment(page, a.filename);
+    if (saved.sha256 !== a.sha256 || saved.filename !== a.filename)
+      fail(`attachment ${a.filename}: saved ${saved.filename} ${saved.sha256}`);
+  }
+  await waitForState(e.t, d, c.signature === 'invalid' ? 'opened' : 'processed');
+  return { text, delivered: d, expected: c };
+}
