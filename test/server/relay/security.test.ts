@@ -16,8 +16,10 @@ import {
   idIn,
   plainAuth,
   RawSmtp,
+  requireSwaks,
   sendWithNodemailer,
   startRelay,
+  swaks,
   type RelayServer,
   type Upstream,
 } from './helpers.ts';
@@ -177,6 +179,30 @@ describe('SMTP relay: authentication and refusals', () => {
     expect(logs).not.toContain(t.apiKey);
     expect(logs).not.toContain(plainAuth(t.senderEmail, t.apiKey));
   });
+
+  it.skipIf(!requireSwaks())(
+    'takes mail from swaks over STARTTLS with AUTH, refuses it without',
+    async () => {
+      const base = ['--port', String(t.smtpPort), '--from', t.senderEmail, '--to', 'bob@example.net'];
+      const ok = await swaks([
+        ...base,
+        '--tls',
+        '--auth',
+        'PLAIN',
+        '--auth-user',
+        t.senderEmail,
+        '--auth-password',
+        t.apiKey,
+        '--header',
+        'Subject: over TLS',
+      ]);
+      expect(ok.code, ok.out).toBe(0);
+      expect(ok.out).toMatch(/250 2\.0\.0 Queued as/);
+      const refused = await swaks(base);
+      expect(refused.code).not.toBe(0);
+      expect(refused.out).toMatch(/530 5\.7\.0/);
+    },
+  );
 
   it('answers 552 for an oversize message, counted while reading, and keeps none of it', async () => {
     const c = await RawSmtp.connect(t.smtpPort);
