@@ -175,7 +175,7 @@ export class ForwardWorker {
       const temporary = result.refused.filter((r) => !(r.code !== null && r.code >= 500));
       const now = this.ctx.now();
       if (temporary.length > 0 && now < item.expiresAt) {
-        if (permanent.length > 0) await this.queueBounce(item, permanent.map(refusedRecipient), 'refused');
+        if (permanent.length > 0) await this.queueBounce(item, permanent.map(refusedRecipient));
         const next = now + this.backoff(item.attempts);
         await store.retryForward(
           item.id,
@@ -191,7 +191,7 @@ export class ForwardWorker {
         ...permanent.map(refusedRecipient),
         ...temporary.map((t) => ({ ...refusedRecipient(t), status: '4.4.7' })),
       ];
-      if (failed.length > 0) await this.queueBounce(item, failed, 'refused');
+      if (failed.length > 0) await this.queueBounce(item, failed);
       await store.completeForward(item.id, item.leaseToken, now);
       logger.info({ ...log, refused: failed.length }, 'forwarded');
     } catch (e) {
@@ -244,9 +244,11 @@ export class ForwardWorker {
   }
 
   /** Queues a DSN for some recipients of a forward that goes on (or went out to the others). */
-  private async queueBounce(item: ForwardItem, failed: FailedRecipient[], why: 'refused'): Promise<void> {
+  private async queueBounce(item: ForwardItem, failed: FailedRecipient[]): Promise<void> {
     if (item.mailFrom === '') return;
-    const reason = why === 'refused' ? 'The next mail server refused these recipients.' : '';
+    const reason = failed.every((f) => f.status.startsWith('5'))
+      ? 'The next mail server refused these recipients.'
+      : 'The next mail server did not accept these recipients in time.';
     const bounce = await this.stageBounce(item, failed, reason);
     await this.ctx.store.enqueueForward(bounce.forward, bounce.body);
     this.kick();
