@@ -12,6 +12,7 @@ import { resolveLimits, type Limits } from './limits.ts';
 import { extractContent } from './mime/content.ts';
 import { decodeBody, parseEntity, splitMultipart, textEntity, toCrlf, type Entity } from './mime/entity.ts';
 import { normalizeAddress } from './mime/addresses.ts';
+import { parseHeaderBlock } from './mime/headers.ts';
 import {
   NO_SIGNATURE,
   type Layer,
@@ -127,10 +128,8 @@ async function peel(
         current = await smime.decompressCms(der, ctx);
         continue;
       }
-      throw unsupported(
-        'CMS content type',
-        'This S/MIME part holds a CMS content type Sealpost cannot open.',
-      );
+      const name = smime.cmsContentTypeName(der);
+      throw unsupported(name, `This S/MIME part holds ${name}, which Sealpost cannot open.`);
     }
 
     if (type === 'multipart/signed') {
@@ -237,6 +236,11 @@ async function peel(
   if (signature !== NO_SIGNATURE && signature.signer && ctx.fromAddress) {
     signature.fromMatches =
       normalizeAddress(signature.signer) === ctx.fromAddress || signature.fromMatches === true;
+  }
+  // Signed or encrypted bare text without MIME headers (RFC 4134's samples, some old tools).
+  if (!withheld) {
+    const head = parseHeaderBlock(current, limits.maxHeaderBytes);
+    if (!head.complete && head.fields.length === 0) current = textEntity(current);
   }
   const content = withheld
     ? { text: '', html: null, attachments: [] }

@@ -43,6 +43,10 @@ export function parseHeaderBlock(bytes: Uint8Array, maxHeaderBytes = 1024 * 1024
     lines.push(latin1(bytes, pos, lineEnd));
     pos = next;
   }
+  // Content that does not start with a header field (e.g. bare text signed or encrypted without
+  // MIME headers, as in RFC 4134's samples) has no header section: all of it is the body.
+  if (lines.length > 0 && !/^[!-9;-~]+[ \t]*:/.test(lines[0]!))
+    return { fields: [], bodyOffset: 0, complete: false };
   const fields: HeaderField[] = [];
   for (const line of lines) {
     if ((line.startsWith(' ') || line.startsWith('\t')) && fields.length > 0) {

@@ -42,6 +42,28 @@ export function cmsKind(der: Uint8Array): CmsKind {
   }
 }
 
+const CONTENT_TYPE_NAMES: Record<string, string> = {
+  '1.2.840.113549.1.7.1': 'CMS Data',
+  '1.2.840.113549.1.7.5': 'CMS DigestedData',
+  '1.2.840.113549.1.7.6': 'CMS EncryptedData',
+  '1.2.840.113549.1.9.16.1.2': 'CMS AuthenticatedData',
+  '1.2.840.113549.1.7.4': 'PKCS#7 SignedAndEnvelopedData',
+};
+
+/** The ContentInfo's content type in words, e.g. "CMS EncryptedData" (for errors). */
+export function cmsContentTypeName(der: Uint8Array): string {
+  try {
+    if (der[0] !== 0x30) return 'data that is not CMS';
+    let i = 1;
+    const l = der[i++] ?? 0;
+    if (l & 0x80 && l !== 0x80) i += l & 0x7f;
+    const id = oid(der, readTlv(der, i));
+    return CONTENT_TYPE_NAMES[id] ?? `CMS content type ${id}`;
+  } catch {
+    return 'data that is not CMS';
+  }
+}
+
 function wrap<T>(what: string, f: () => Promise<T>): Promise<T> {
   return f().catch((e: unknown) => {
     throw asSealpostError(e, 'malformed', what);

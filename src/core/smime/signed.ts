@@ -63,6 +63,13 @@ export async function verifySigned(
     embedded = octets(der, expect(inner, UNIVERSAL, T.OCTET_STRING, 'eContent'));
   }
   const signedContent = detached ?? embedded;
+  const signerSet = fields.find((f, i) => i >= 3 && is(f, UNIVERSAL, T.SET));
+  if (!signedContent && signerSet && signerSet.contentEnd === signerSet.contentStart)
+    throw new SealpostError(
+      'unsupported',
+      'This S/MIME message only carries certificates (certs-only): there is no message to show. Import it as a certificate file instead.',
+      { algorithm: 'certs-only SignedData' },
+    );
   if (!signedContent)
     throw new SealpostError('malformed', 'The signature carries no content and none was given with it.');
   if (signedContent.length > ctx.limits.maxTotalBytes)

@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
@@ -166,6 +166,80 @@ describe.skipIf(!shared)('RFC 4134 examples', () => {
     );
     expect(e.details.algorithm).toBe('RC2-CBC');
   });
+});
+
+describe.skipIf(!shared)('RFC 4134: all 19 samples through openMessage', () => {
+  const dir = join(VECTORS, 'rfc4134');
+  const wrapCms = (der: Buffer): Uint8Array =>
+    new Uint8Array(
+      Buffer.from(
+        'From: alice@example.com\r\nTo: bob@example.com\r\nSubject: rfc 4134\r\nMIME-Version: 1.0\r\n' +
+          'Content-Type: application/pkcs7-mime; name=smime.p7m\r\nContent-Transfer-Encoding: base64\r\n\r\n' +
+          der.toString('base64').replace(/.{76}/g, '$&\r\n') +
+          '\r\n',
+      ),
+    );
+  const keyring = async (): Promise<MemoryKeyring> => {
+    const k = new MemoryKeyring([
+      {
+        type: 'smime-private',
+        id: 'bob',
+        label: 'Bob',
+        certificate: new Uint8Array(readFileSync(join(dir, 'BobRSASignByCarl.cer'))),
+        chain: [],
+        pkcs8: new Uint8Array(readFileSync(join(dir, 'BobPrivRSAEncrypt.pri'))),
+      },
+    ]);
+    for (const f of ['CarlRSASelf.cer', 'CarlDSSSelf.cer'])
+      k.addAll(await importKeyFile(new Uint8Array(readFileSync(join(dir, f))), { trusted: true }));
+    return k;
+  };
+  const expectations: Record<
+    string,
+    { error?: string; algorithm?: string; signature?: string; encrypted?: boolean }
+  > = {
+    '3.1.bin': { error: 'unsupported', algorithm: 'CMS Data' },
+    '3.2.bin': { error: 'unsupported', algorithm: 'CMS Data' },
+    '4.1.bin': { signature: 'untrusted' },
+    '4.2.bin': { signature: 'untrusted' },
+    '4.3.bin': { error: 'malformed' }, // detached, sent alone: the signed content is missing
+    '4.4.bin': { signature: 'untrusted' },
+    '4.5.bin': { signature: 'untrusted' },
+    '4.6.bin': { signature: 'untrusted' },
+    '4.7.bin': { signature: 'untrusted' },
+    '4.8.eml': { signature: 'untrusted' },
+    '4.9.eml': { signature: 'untrusted' },
+    '4.10.bin': { signature: 'untrusted' },
+    '4.11.bin': { error: 'unsupported', algorithm: 'certs-only SignedData' },
+    '5.1.bin': { encrypted: true },
+    '5.2.bin': { error: 'unsupported', algorithm: 'RC2-CBC' },
+    '5.3.eml': { encrypted: true },
+    '6.0.bin': { error: 'unsupported', algorithm: 'CMS DigestedData' },
+    '7.1.bin': { error: 'unsupported', algorithm: 'CMS EncryptedData' },
+    '7.2.bin': { error: 'unsupported', algorithm: 'CMS EncryptedData' },
+  };
+  it('has exactly the 19 samples', () => {
+    const files = readdirSync(dir).filter((f) => /^\d\.\d+\.(bin|eml)$/.test(f));
+    expect(files.sort()).toEqual(Object.keys(expectations).sort());
+  });
+  for (const [file, want] of Object.entries(expectations)) {
+    it(`${file}: ${want.error ? `${want.error} ${want.algorithm ?? ''}` : 'opens'}`, async () => {
+      const raw = readFileSync(join(dir, file));
+      const input = file.endsWith('.eml') ? new Uint8Array(raw) : wrapCms(raw);
+      try {
+        const m = await openMessage(input, { keyring: await keyring(), now: new Date('2004-01-01') });
+        expect(want.error, `opened, expected ${want.error}`).toBeUndefined();
+        expect(m.protocol).toBe('smime');
+        if (want.signature) expect(m.signature.status, m.signature.problems.join('; ')).toBe(want.signature);
+        if (want.encrypted) expect(m.encrypted).toBe(true);
+        expect(m.text).toContain('This is some sample content');
+      } catch (e) {
+        if (!(e instanceof SealpostError)) throw e;
+        expect(e.code, e.message).toBe(want.error);
+        if (want.algorithm) expect(e.details.algorithm).toBe(want.algorithm);
+      }
+    });
+  }
 });
 
 describe.skipIf(!shared)('NIST PKITS path validation (PKI.js)', () => {
