@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import type { Command } from './main.ts';
 
-const USAGE = 'sealpost senders add EMAIL | list | revoke EMAIL [--data DIR] [--json]';
+const USAGE = 'sealpost senders add EMAIL | list | revoke EMAIL [--data DIR | --database URL] [--json]';
 
 export const sendersCommand: Command = {
   name: 'senders',
@@ -12,6 +12,7 @@ export const sendersCommand: Command = {
   list           list senders
   revoke EMAIL   revoke the sender's API key
   --data DIR     the server's data folder (SEALPOST_DATA, default ./data)
+  --database URL the server's PostgreSQL store, postgres://… (SEALPOST_DATABASE)
   --json         print JSON ({"email", "apiKey"} for add)`,
   async run(argv) {
     let parsed;
@@ -19,7 +20,11 @@ export const sendersCommand: Command = {
       parsed = parseArgs({
         args: argv,
         allowPositionals: true,
-        options: { data: { type: 'string' }, json: { type: 'boolean', default: false } },
+        options: {
+          data: { type: 'string' },
+          database: { type: 'string' },
+          json: { type: 'boolean', default: false },
+        },
       });
     } catch (e) {
       process.stderr.write(`sealpost senders: ${(e as Error).message}\nUsage: ${USAGE}\n`);
@@ -40,7 +45,8 @@ export const sendersCommand: Command = {
       process.stderr.write(`sealpost senders: "${emailArg}" is not an e-mail address\n`);
       return 64;
     }
-    const store = await openStore({ dataDir });
+    const database = parsed.values.database ?? process.env.SEALPOST_DATABASE ?? null;
+    const store = await openStore({ dataDir, database: database || null });
     try {
       if (action === 'add') {
         const apiKey = newApiKey();

@@ -9,6 +9,10 @@ import { parseNetworks, type Networks } from './relay/networks.ts';
 
 export interface ServerConfig {
   data: string;
+  /** postgres:// URL of a shared PostgreSQL store (scale-out); null = the embedded SQLite store in `data`. */
+  database: string | null;
+  /** Connections each node keeps to PostgreSQL. */
+  databasePool: number;
   port: number;
   host: string;
   /** Public base URL used in links (no trailing slash); derived from host and port when absent. */
@@ -68,6 +72,8 @@ export interface ServerConfig {
   shutdownTimeoutMs: number;
   notifyRetryBaseMs: number;
   notifyRetryMaxMs: number;
+  /** How long a node owns a notification it is sending; another node may resend it after that. */
+  notifyLeaseMs: number;
   purgeIntervalMs: number;
   /** base64 32-byte key sealing queued notification links; default: a key file in the data folder. */
   sealingKey: string | null;
@@ -189,6 +195,30 @@ const SETTINGS: Record<string, Setting> = {
     defaultValue: './data',
     schema: z.string().min(1, 'must name a folder'),
     help: 'data folder (SQLite database and message files)',
+  },
+  database: {
+    flag: 'database',
+    type: 'string',
+    schema: optionalText.refine(
+      (s) => {
+        if (s === null) return true;
+        try {
+          const u = new URL(s);
+          return (u.protocol === 'postgres:' || u.protocol === 'postgresql:') && u.pathname.length > 1;
+        } catch {
+          return false;
+        }
+      },
+      { message: 'must be a postgres://user@host:5432/database URL' },
+    ),
+    help: 'shared PostgreSQL store for several nodes (default: SQLite and files in --data)',
+  },
+  databasePool: {
+    flag: 'database-pool',
+    type: 'string',
+    defaultValue: '10',
+    schema: positiveInt,
+    help: 'PostgreSQL connections per node',
   },
   port: { flag: 'port', type: 'string', defaultValue: '8080', schema: port, help: 'HTTP port' },
   host: {
@@ -477,6 +507,13 @@ const SETTINGS: Record<string, Setting> = {
     schema: duration,
     help: 'longest delay between notification retries',
   },
+  notifyLeaseMs: {
+    flag: 'notify-lease',
+    type: 'string',
+    defaultValue: '5m',
+    schema: duration,
+    help: 'how long a node owns a notification it sends before another may retry it',
+  },
   purgeIntervalMs: {
     flag: 'purge-interval',
     type: 'string',
@@ -535,7 +572,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     else {
       const source =
         fromFlag !== undefined ? `--${s.flag}` : fromEnv !== undefined ? envName(s.flag) : 'default';
-      const shown = typeof raw === 'string' && key !== 'sealingKey' ? ` (got "${raw}")` : '';
+      const shown =
+        typeof raw === 'string' && key !== 'sealingKey' && key !== 'database' ? ` (got "${raw}")` : '';
       problems.push(
         `--${s.flag} / ${envName(s.flag)}: ${result.error.issues.map((i) => i.message).join('; ')}${shown} [from ${source}]`,
       );
@@ -547,6 +585,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
       problems.push('--tls-cert and --tls-key go together: give both or neither.');
     if (c.smtpRetryBaseMs > c.smtpRetryMaxMs)
       problems.push('--smtp-retry-base must not be longer than --smtp-retry-max.');
+    if (c.database && !c.sealingKey)
+      problems.push(
+        '--database needs --sealing-key (SEALPOST_SEALING_KEY), the same on every node: make one with openssl rand -base64 32.',
+      );
+    if (c.database && !c.baseUrl)
+      problems.push('--database needs --base-url: every node must write the same public URL into links.');
     if (c.defaultExpiryMs > c.maxExpiryMs)
       problems.push('--default-expiry must not be longer than --max-expiry.');
     if (c.baseUrl) c.baseUrl = c.baseUrl.replace(/\/+$/, '');

@@ -22,7 +22,7 @@ import { createForwardTransport, ForwardWorker } from './relay/forwarder.ts';
 import { RelayServer } from './relay/server.ts';
 import { loadRelayTls } from './relay/tls.ts';
 import { createSealer, loadSealingKey } from './sealing.ts';
-import { openStore } from './store/index.ts';
+import { openStore, redactDatabaseUrl } from './store/index.ts';
 import type { Store } from './store/port.ts';
 import { loadTrustAnchors } from './trust-anchors.ts';
 
@@ -84,7 +84,12 @@ export async function startServer(argv: string[], options: StartOptions = {}): P
     ]);
   const tls = await readTls(config);
 
-  const store = await openStore({ dataDir: config.data });
+  const store = await openStore({
+    dataDir: config.data,
+    database: config.database,
+    poolSize: config.databasePool,
+    onError: (err) => logger.warn({ err }, 'database connection lost (the pool reconnects)'),
+  });
   const recovered = await store.recover();
   if (recovered.removedStaged + recovered.removedOrphans > 0)
     logger.warn(recovered, 'removed uncommitted message files left by an interrupted run');
@@ -138,7 +143,10 @@ export async function startServer(argv: string[], options: StartOptions = {}): P
   const port = typeof address === 'object' && address ? address.port : config.port;
   if (!config.baseUrl) baseUrl = `${tls ? 'https' : 'http'}://${urlHost(config.host)}:${port}`;
 
-  worker = new OutboxWorker(ctx, transport, { pollMs: options.outboxPollMs ?? 1000 });
+  worker = new OutboxWorker(ctx, transport, {
+    pollMs: options.outboxPollMs ?? 1000,
+    leaseMs: config.notifyLeaseMs,
+  });
   worker.start();
   const purge = new PurgeWorker(ctx);
   purge.start();
@@ -185,7 +193,14 @@ export async function startServer(argv: string[], options: StartOptions = {}): P
 
   const senders = (await store.listSenders()).filter((s) => s.revokedAt === null).length;
   logger.info(
-    { url, baseUrl, data: resolve(config.data), outbox: ctx.outboxMode, receiver: assets.kind },
+    {
+      url,
+      baseUrl,
+      store: store.kind,
+      data: config.database ? redactDatabaseUrl(config.database) : resolve(config.data),
+      outbox: ctx.outboxMode,
+      receiver: assets.kind,
+    },
     'sealpost listening',
   );
   if (print) {
@@ -200,11 +215,13 @@ export async function startServer(argv: string[], options: StartOptions = {}): P
         ? '  SMTP relay:    off'
         : `  SMTP relay:    ${urlHost(smtpHost)}:${smtpPort} (STARTTLS; AUTH with a sender's address and API key${config.smtpTrustedNetworks.list.length > 0 ? `; trusted: ${config.smtpTrustedNetworks.list.join(', ')}` : ''}${config.smtpUpstream ? '' : '; secure mail only, no upstream to forward to'})`,
       `  health:        ${baseUrl}/healthz`,
-      `  data:          ${resolve(config.data)}`,
+      config.database
+        ? `  store:         PostgreSQL ${redactDatabaseUrl(config.database)} (shared by every node)`
+        : `  data:          ${resolve(config.data)}`,
       `  receiver:      ${assets.kind === 'dist' ? assets.dir : 'built-in minimal page (no dist/receiver)'}`,
       senders > 0
         ? `  senders:       ${senders}`
-        : `  senders:       none yet — create one with: npx sealpost senders add you@example.org --data ${config.data}`,
+        : `  senders:       none yet — create one with: npx sealpost senders add you@example.org ${config.database ? '--database $SEALPOST_DATABASE' : `--data ${config.data}`}`,
       '',
     ];
     print(`${lines.join('\n')}`);

@@ -1,6 +1,6 @@
 /**
- * Opens the configured Store. Today: the embedded SQLite + files store in the data folder. The
- * PostgreSQL store (selected by a database URL) plugs in here.
+ * Opens the configured Store: the embedded SQLite + files store in the data folder, or — given a
+ * postgres:// URL — the shared PostgreSQL store that several server nodes use at once.
  */
 import type { Store } from './port.ts';
 import { SqliteStore } from './sqlite.ts';
@@ -8,6 +8,35 @@ import { SqliteStore } from './sqlite.ts';
 export type { Store } from './port.ts';
 export * from './port.ts';
 
-export async function openStore(options: { dataDir: string }): Promise<Store> {
+export interface OpenStoreOptions {
+  dataDir: string;
+  /** postgres:// URL; null or absent = the embedded store in dataDir. */
+  database?: string | null;
+  /** PostgreSQL connections (default 10). */
+  poolSize?: number;
+  /** An idle PostgreSQL connection failed (the pool replaces it). */
+  onError?: (err: Error) => void;
+}
+
+export async function openStore(options: OpenStoreOptions): Promise<Store> {
+  if (options.database) {
+    const { PostgresStore } = await import('./postgres.ts');
+    return PostgresStore.open({
+      url: options.database,
+      ...(options.poolSize ? { poolSize: options.poolSize } : {}),
+      ...(options.onError ? { onError: options.onError } : {}),
+    });
+  }
   return SqliteStore.open({ dataDir: options.dataDir });
+}
+
+/** A database URL with its password replaced, for logs and banners. */
+export function redactDatabaseUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://…';
+  }
 }
