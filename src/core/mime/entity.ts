@@ -192,16 +192,24 @@ export function splitMultipart(entity: Entity, limits: Pick<Limits, 'maxParts'>)
 
 /** Rewrites bare LF line ends as CRLF (the canonical form signatures are computed over). */
 export function toCrlf(bytes: Uint8Array): Uint8Array {
+  // Visit line feeds only (indexOf is native): most input is already CRLF and is returned as is.
   let bare = 0;
-  for (let i = 0; i < bytes.length; i++) if (bytes[i] === 10 && (i === 0 || bytes[i - 1] !== 13)) bare++;
+  for (let i = bytes.indexOf(10); i >= 0; i = bytes.indexOf(10, i + 1)) {
+    if (i === 0 || bytes[i - 1] !== 13) bare++;
+  }
   if (bare === 0) return bytes;
   const out = new Uint8Array(bytes.length + bare);
   let o = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    const c = bytes[i]!;
-    if (c === 10 && (i === 0 || bytes[i - 1] !== 13)) out[o++] = 13;
-    out[o++] = c;
+  let from = 0;
+  for (let i = bytes.indexOf(10); i >= 0; i = bytes.indexOf(10, i + 1)) {
+    if (i === 0 || bytes[i - 1] !== 13) {
+      out.set(bytes.subarray(from, i), o);
+      o += i - from;
+      out[o++] = 13;
+      from = i;
+    }
   }
+  out.set(bytes.subarray(from), o);
   return out;
 }
 
