@@ -3,11 +3,11 @@
  * our own structure walk has enforced the depth and part limits.
  */
 import PostalMime from 'postal-mime';
-import { sha256Hex } from '../bytes.ts';
+import { base64Encode, concatBytes, latin1, sha256Hex, toHex, utf8 } from '../bytes.ts';
 import { asSealpostError } from '../errors.ts';
 import type { Limits } from '../limits.ts';
 import type { Attachment } from '../report.ts';
-import { checkStructure } from './entity.ts';
+import { checkStructure, decodeBody } from './entity.ts';
 
 export interface MessageContent {
   text: string;
@@ -28,9 +28,27 @@ const EXTENSIONS: Record<string, string> = {
 
 export async function extractContent(entity: Uint8Array, limits: Limits): Promise<MessageContent> {
   const structure = checkStructure(entity, limits);
+  // Large attachments: decode them ourselves and give postal-mime a small marker in their place (it
+  // still reads their headers and file names, and keeps document order).
+  const substitutes = new Map<string, Uint8Array>();
+  let parsed = entity;
+  if (structure.bulky.length > 0) {
+    const nonce = toHex(crypto.getRandomValues(new Uint8Array(12)));
+    const pieces: Uint8Array[] = [];
+    let from = 0;
+    for (const [i, part] of structure.bulky.entries()) {
+      const marker = `SEALPOSTBULKY${nonce}${i}`;
+      substitutes.set(marker, decodeBody(part.entity));
+      pieces.push(entity.subarray(from, part.start));
+      pieces.push(utf8(part.entity.transferEncoding === 'base64' ? base64Encode(utf8(marker)) : marker));
+      from = part.end;
+    }
+    pieces.push(entity.subarray(from));
+    parsed = concatBytes(pieces);
+  }
   let email;
   try {
-    email = await PostalMime.parse(entity, {
+    email = await PostalMime.parse(parsed, {
       attachmentEncoding: 'arraybuffer',
       forceRfc822Attachments: true,
       maxNestingDepth: limits.maxMimeDepth + 1,
@@ -47,13 +65,17 @@ export async function extractContent(entity: Uint8Array, limits: Limits): Promis
     // postal-mime rewrites the line ends of attached messages; a forwarded message must keep its
     // exact bytes (its own signature may depend on them), so take those from our structure walk.
     const exact = a.mimeType === 'message/rfc822' ? structure.messageParts[messageIndex++] : undefined;
-    const content = exact
-      ? exact
-      : a.content instanceof Uint8Array
-        ? a.content
-        : typeof a.content === 'string'
-          ? new TextEncoder().encode(a.content)
-          : new Uint8Array(a.content);
+    const raw = a.content instanceof ArrayBuffer ? new Uint8Array(a.content) : null;
+    const substitute = raw && raw.length < 64 ? substitutes.get(latin1(raw)) : undefined;
+    const content = substitute
+      ? substitute
+      : exact
+        ? exact
+        : a.content instanceof Uint8Array
+          ? a.content
+          : typeof a.content === 'string'
+            ? new TextEncoder().encode(a.content)
+            : new Uint8Array(a.content);
     const contentType = a.mimeType || 'application/octet-stream';
     attachments.push({
       filename: safeFilename(a.filename, contentType, n),

@@ -224,13 +224,22 @@ export interface Structure {
   hasHtml: boolean;
   /** The decoded bodies of the outermost message/rfc822 parts, in document order. */
   messageParts: Uint8Array[];
+  /**
+   * Large attachment-like leaves of the top-level tree, as offsets of their (encoded) bodies in the
+   * walked buffer, in document order: content.ts decodes these itself instead of postal-mime.
+   */
+  bulky: { start: number; end: number; entity: Entity }[];
 }
+
+/** Leaves above this size are decoded by us (postal-mime is ~5x slower on large bodies). */
+export const BULKY_PART_BYTES = 256 * 1024;
 
 export function checkStructure(raw: Uint8Array, limits: Limits): Structure {
   let parts = 0;
   let maxDepth = 0;
   let hasHtml = false;
   const messageParts: Uint8Array[] = [];
+  const bulky: Structure['bulky'] = [];
   const visit = (bytes: Uint8Array, depth: number, inMessage: boolean): void => {
     if (depth > limits.maxMimeDepth) throw limitExceeded('MIME nesting depth', limits.maxMimeDepth);
     if (++parts > limits.maxParts) throw limitExceeded('MIME parts', limits.maxParts);
@@ -246,10 +255,20 @@ export function checkStructure(raw: Uint8Array, limits: Limits): Structure {
         e.transferEncoding === 'base64' || e.transferEncoding === 'quoted-printable' ? decodeBody(e) : e.body;
       if (!inMessage && depth > 0) messageParts.push(inner);
       visit(inner, depth + 1, inMessage || depth > 0);
+    } else if (
+      !inMessage &&
+      depth > 0 &&
+      e.body.length > BULKY_PART_BYTES &&
+      e.body.buffer === raw.buffer &&
+      (e.contentDisposition.value === 'attachment' || !type.startsWith('text/'))
+    ) {
+      const start = e.body.byteOffset - raw.byteOffset;
+      if (start >= 0 && start + e.body.length <= raw.length)
+        bulky.push({ start, end: start + e.body.length, entity: e });
     }
   };
   visit(raw, 0, false);
-  return { parts, depth: maxDepth, hasHtml, messageParts };
+  return { parts, depth: maxDepth, hasHtml, messageParts, bulky };
 }
 
 /** A text/plain entity around UTF-8 text (for inline OpenPGP, whose plaintext is not MIME). */
