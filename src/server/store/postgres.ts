@@ -3,10 +3,10 @@
  * directory, and the message bodies themselves in 1 MiB bytea chunks — so any number of server
  * nodes can share one database and no disk.
  *
- * - Bodies: a BodyWriter registers a staged body (a `staged_bodies` row owned by this store
- *   instance) and appends each full 1 MiB chunk in its own committed INSERT as the upload arrives
- *   (PostgreSQL's commit is the fsync), so memory stays at one chunk per upload and no connection is
- *   held between chunks. `createMessage` turns the staged ref into a `messages` row in one transaction
+ * - Bodies: a BodyWriter stages a body (a `staged_bodies` row owned by this store instance) and
+ *   appends each full 1 MiB chunk in its own committed statement as the upload arrives (PostgreSQL's
+ *   commit is the fsync), so memory stays at one chunk per upload and no connection is held between
+ *   chunks; a body under 1 MiB is staged by finish() in one statement. `createMessage` turns the staged ref into a `messages` row in one transaction
  *   with the deliveries, events and mails. Reads fetch one chunk per query (sliced on the
  *   server for ranges), one chunk ahead at most.
  * - Workers on every node: `claimMail` leases due mails with FOR UPDATE SKIP LOCKED; `expireDue`
@@ -135,6 +135,7 @@ class PgBodyWriter implements BodyWriter {
   constructor(
     private readonly pool: pg.Pool,
     readonly ref: string,
+    private readonly owner: string,
   ) {}
 
   async write(chunk: Uint8Array): Promise<void> {
@@ -147,34 +148,39 @@ class PgBodyWriter implements BodyWriter {
       this.buf.set(chunk.subarray(off, off + n), this.filled);
       this.filled += n;
       off += n;
-      if (this.filled === PG_CHUNK_SIZE) await this.flush();
+      if (this.filled === PG_CHUNK_SIZE) await this.put(null);
     }
   }
 
-  private async flush(): Promise<void> {
-    if (this.filled === 0) return;
-    const data = this.buf.subarray(0, this.filled);
-    // The staged row must still exist (recover() of a restarted owner may have dropped it).
+  /**
+   * One statement, one commit: the buffered chunk (if any) with its staged_bodies row — created with
+   * the first chunk, afterwards required to still exist (recover() of a restarted owner or the stale
+   * sweep may have dropped it, and the body would have a hole). `final` records size and digest.
+   */
+  private async put(final: { size: number; sha256: string } | null): Promise<void> {
+    const data = this.filled > 0 ? this.buf.subarray(0, this.filled) : null;
+    const staged =
+      this.seq === 0
+        ? `INSERT INTO staged_bodies (ref, owner, size, sha256) VALUES ($1, $2, $3, $4) RETURNING ref`
+        : `UPDATE staged_bodies SET touched_at = now(), size = COALESCE($3, size), sha256 = COALESCE($4, sha256)
+           WHERE ref = $1 AND owner = $2 RETURNING ref`;
     const r = await this.pool.query(
-      `WITH t AS (UPDATE staged_bodies SET touched_at = now() WHERE ref = $1 RETURNING ref)
-       INSERT INTO body_chunks (ref, seq, data) SELECT t.ref, $2, $3 FROM t`,
-      [this.ref, this.seq, data],
+      data
+        ? `WITH s AS (${staged}) INSERT INTO body_chunks (ref, seq, data) SELECT s.ref, $5, $6 FROM s RETURNING 1`
+        : `WITH s AS (${staged}) SELECT 1 FROM s`,
+      [this.ref, this.owner, final?.size ?? null, final?.sha256 ?? null, ...(data ? [this.seq, data] : [])],
     );
     if (r.rowCount !== 1) throw new Error('The staged body was dropped while it was being written.');
-    this.seq++;
+    if (data) this.seq++;
+    else if (this.seq === 0) this.seq = 1; // the row exists now
     this.filled = 0;
   }
 
   async finish(): Promise<StagedBody> {
     if (this.finished) return this.finished;
     if (this.done) throw new Error('The body writer is closed.');
-    await this.flush();
     const sha256 = this.hash.digest('hex');
-    const r = await this.pool.query(
-      'UPDATE staged_bodies SET size = $2, sha256 = $3, touched_at = now() WHERE ref = $1',
-      [this.ref, this.size, sha256],
-    );
-    if (r.rowCount !== 1) throw new Error('The staged body was dropped while it was being written.');
+    await this.put({ size: this.size, sha256 });
     this.done = true;
     this.buf = Buffer.alloc(0);
     this.finished = { ref: this.ref, size: this.size, sha256 };
@@ -399,9 +405,8 @@ export class PostgresStore implements Store {
   // --- bodies and messages
 
   async createBodyWriter(): Promise<BodyWriter> {
-    const ref = randomBytes(16).toString('hex');
-    await this.pool.query('INSERT INTO staged_bodies (ref, owner) VALUES ($1, $2)', [ref, this.instanceId]);
-    return new PgBodyWriter(this.pool, ref);
+    // The staged row is written with the first chunk (or at finish), so a small body costs one commit.
+    return new PgBodyWriter(this.pool, randomBytes(16).toString('hex'), this.instanceId);
   }
 
   async createMessage(input: NewMessage, body: StagedBody): Promise<void> {
@@ -625,7 +630,15 @@ export class PostgresStore implements Store {
 
   async transition(input: TransitionInput): Promise<boolean> {
     if (input.from.length === 0) return false;
-    return this.tx((c) => this.transitionIn(c, input));
+    if (input.enqueue && input.enqueue.length > 0) return this.tx((c) => this.transitionIn(c, input));
+    // Without mails to queue: the compare-and-set and its event in one statement.
+    const r = await this.pool.query(
+      `WITH u AS (
+         UPDATE deliveries SET state = $1, updated_at = $2 WHERE id = $3 AND state = ANY($4::text[]) RETURNING id)
+       INSERT INTO delivery_events (delivery_id, at, type, detail) SELECT u.id, $2, $5, $6 FROM u`,
+      [input.to, input.at, input.deliveryId, [...input.from], input.event, input.detail ?? null],
+    );
+    return (r.rowCount ?? 0) > 0;
   }
 
   private async transitionIn(c: Queryable, input: TransitionInput): Promise<boolean> {

@@ -1,0 +1,267 @@
+/**
+ * `npm run bench:scale` — throughput of the two stores, side by side, in one run:
+ *   - the embedded store (SQLite + files), one node;
+ *   - PostgreSQL, one node;
+ *   - PostgreSQL, two nodes (two `sealpost serve` processes, one database, the load split evenly).
+ * For each: (1) submissions/s of 10 KB S/MIME-shaped messages over 16 connections (each durable
+ * before its 201, each queuing a notification), then — once the notifications are written — (2)
+ * pickups/s: GET /api/v1/pickup/:id/content of a stored 100 KB message (secret check, state, body
+ * stream) over 16 connections. The nodes run as their own processes, like in production.
+ *
+ * PostgreSQL: BENCH_DATABASE (default postgres://postgres@127.0.0.1:5432/test); each configuration
+ * gets a fresh database, dropped afterwards. BENCH_SECONDS (default 10) per measurement. Results go
+ * to stdout and bench/out/scale.json; record them in docs/performance.md.
+ */
+import autocannon from 'autocannon';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cpus, tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { hashToken, newApiKey, randomId } from '../src/server/secrets.ts';
+import { PostgresStore } from '../src/server/store/postgres.ts';
+import { SqliteStore } from '../src/server/store/sqlite.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
+const PG_URL = process.env.BENCH_DATABASE ?? 'postgres://postgres@127.0.0.1:5432/test';
+const CONNECTIONS = 16;
+const BASE_URL = 'https://sealpost.example.org';
+const SEALING_KEY = randomBytes(32).toString('base64');
+
+function message(size: number, to = 'bob@example.net'): Buffer {
+  const head = Buffer.from(
+    `From: alice@example.org\r\nTo: ${to}\r\nSubject: bench\r\nMIME-Version: 1.0\r\n` +
+      'Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m\r\n' +
+      'Content-Transfer-Encoding: base64\r\n\r\n',
+  );
+  const raw = randomBytes(Math.floor(((size - head.length) * 3) / 4));
+  const body = raw.toString('base64').replace(/(.{76})/g, '$1\r\n');
+  return Buffer.concat([head, Buffer.from(body)]).subarray(0, size);
+}
+
+interface Node {
+  child: ChildProcess;
+  url: string;
+}
+
+async function startNode(args: string[]): Promise<Node> {
+  const child = spawn(
+    process.execPath,
+    [
+      join(ROOT, 'bin/sealpost.mjs'),
+      'serve',
+      '--port',
+      '0',
+      '--smtp-port',
+      'off',
+      '--log-level',
+      'warn',
+      '--rate-limit',
+      '100000000',
+      '--sender-rate-limit',
+      '100000000',
+      ...args,
+    ],
+    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SEALPOST_SEALING_KEY: SEALING_KEY } },
+  );
+  const url = await new Promise<string>((ok, fail) => {
+    let out = '';
+    child.stdout!.on('data', (c: Buffer) => {
+      out += c.toString();
+      const m = /Sealpost is listening on (http:\/\/\S+)/.exec(out);
+      if (m) ok(m[1]!);
+    });
+    child.once('exit', (code) => fail(new Error(`node exited ${code}: ${out}`)));
+  });
+  child.stdout!.resume();
+  return { child, url };
+}
+
+async function stopNode(n: Node): Promise<void> {
+  if (n.child.exitCode !== null) return;
+  const exited = new Promise<void>((r) => n.child.once('exit', () => r()));
+  n.child.kill('SIGTERM');
+  await exited;
+}
+
+/** Waits until no notification is queued (the nodes' workers have written them all). */
+async function drainOutbox(url: string): Promise<void> {
+  for (let i = 0; i < 1200; i++) {
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    if (/sealpost_outbox_mails\{state="queued"\} 0\b/.test(metrics)) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error('the outbox did not drain');
+}
+
+/** Runs autocannon against every node at once, the connections split evenly; total 2xx per second. */
+async function load(
+  nodes: Node[],
+  make: (n: Node) => { path: string; method?: string; headers: Record<string, string>; body?: Buffer },
+): Promise<{ perSecond: number; p50: number; p99: number; non2xx: number }> {
+  const results = await Promise.all(
+    nodes.map((n) => {
+      const r = make(n);
+      return autocannon({
+        url: `${n.url}${r.path}`,
+        method: r.method ?? 'GET',
+        connections: CONNECTIONS / nodes.length,
+        duration: DURATION,
+        headers: r.headers,
+        ...(r.body ? { body: r.body } : {}),
+      });
+    }),
+  );
+  const ok = results.reduce((s, r) => s + r['2xx'], 0);
+  return {
+    perSecond: ok / DURATION,
+    p50: Math.max(...results.map((r) => r.latency.p50)),
+    p99: Math.max(...results.map((r) => r.latency.p99)),
+    non2xx: results.reduce((s, r) => s + r.non2xx, 0),
+  };
+}
+
+interface Measured {
+  name: string;
+  submissions: Awaited<ReturnType<typeof load>>;
+  pickups: Awaited<ReturnType<typeof load>>;
+}
+
+async function measure(name: string, nodes: Node[], apiKey: string): Promise<Measured> {
+  const auth = { authorization: `Bearer ${apiKey}`, 'content-type': 'message/rfc822' };
+  const small = message(10 * 1024);
+  const submissions = await load(nodes, () => ({
+    path: '/api/v1/messages',
+    method: 'POST',
+    headers: auth,
+    body: small,
+  }));
+  for (const n of nodes) await drainOutbox(n.url);
+
+  // One 100 KB message to pick up, submitted on the first node; its link from the built-in outbox.
+  const to = `pickup-${randomId(6).toLowerCase()}@example.net`;
+  const res = await fetch(`${nodes[0]!.url}/api/v1/messages`, {
+    method: 'POST',
+    headers: auth,
+    body: message(100 * 1024, to),
+  });
+  if (res.status !== 201) throw new Error(`submission: HTTP ${res.status}`);
+  let link: { id: string; secret: string } | null = null;
+  for (let i = 0; i < 200 && !link; i++) {
+    const mails = (await (await fetch(`${nodes[0]!.url}/api/v1/outbox`)).json()) as {
+      to: string;
+      text: string;
+    }[];
+    const m = mails
+      .filter((x) => x.to === to)
+      .map((x) => /\/m\/([A-Za-z0-9_-]+)#([A-Za-z0-9_-]+)/.exec(x.text))
+      .find(Boolean);
+    if (m) link = { id: m[1]!, secret: m[2]! };
+    else await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!link) throw new Error('no notification for the pickup message');
+  const pickups = await load(nodes, () => ({
+    path: `/api/v1/pickup/${link.id}/content`,
+    headers: { 'x-sealpost-secret': link.secret },
+  }));
+  const row = { name, submissions, pickups };
+  console.log(
+    `${name}: ${submissions.perSecond.toFixed(0)} submissions/s (p99 ${submissions.p99} ms, ${submissions.non2xx} refused), ` +
+      `${pickups.perSecond.toFixed(0)} pickups/s (p99 ${pickups.p99} ms, ${pickups.non2xx} non-2xx)`,
+  );
+  return row;
+}
+
+async function withDatabase<T>(fn: (url: string) => Promise<T>): Promise<T> {
+  const admin = new pg.Client({ connectionString: PG_URL });
+  await admin.connect();
+  const name = `sealpost_bench_${randomBytes(4).toString('hex')}`;
+  await admin.query(`CREATE DATABASE ${name}`);
+  const u = new URL(PG_URL);
+  u.pathname = `/${name}`;
+  try {
+    return await fn(u.toString());
+  } finally {
+    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin.end();
+  }
+}
+
+async function sqliteRun(): Promise<Measured> {
+  const dir = await mkdtemp(join(tmpdir(), 'sealpost-bench-scale-'));
+  const store = await SqliteStore.open({ dataDir: dir });
+  const apiKey = newApiKey();
+  await store.addSender({
+    id: randomId(12),
+    email: 'alice@example.org',
+    apiKeyHash: hashToken(apiKey),
+    at: Date.now(),
+  });
+  await store.close();
+  const node = await startNode(['--data', dir]);
+  try {
+    return await measure('SQLite, 1 node', [node], apiKey);
+  } finally {
+    await stopNode(node);
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+async function postgresRun(count: number): Promise<Measured> {
+  return withDatabase(async (url) => {
+    const store = await PostgresStore.open({ url });
+    const apiKey = newApiKey();
+    await store.addSender({
+      id: randomId(12),
+      email: 'alice@example.org',
+      apiKeyHash: hashToken(apiKey),
+      at: Date.now(),
+    });
+    await store.close();
+    const dirs: string[] = [];
+    const nodes: Node[] = [];
+    try {
+      for (let i = 0; i < count; i++) {
+        const dir = await mkdtemp(join(tmpdir(), 'sealpost-bench-scale-'));
+        dirs.push(dir);
+        nodes.push(await startNode(['--data', dir, '--database', url, '--base-url', BASE_URL]));
+      }
+      return await measure(`PostgreSQL, ${count} node${count > 1 ? 's' : ''}`, nodes, apiKey);
+    } finally {
+      for (const n of nodes) await stopNode(n);
+      for (const d of dirs) await rm(d, { recursive: true, force: true });
+    }
+  });
+}
+
+async function main(): Promise<void> {
+  try {
+    const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
+    await c.connect();
+    await c.end();
+  } catch (e) {
+    console.error(`PostgreSQL is not reachable at ${PG_URL} (${(e as Error).message}); set BENCH_DATABASE.`);
+    process.exit(2);
+  }
+  console.log(`${DURATION} s per measurement, ${CONNECTIONS} connections in all, ${cpus().length} CPUs\n`);
+  const rows = [await sqliteRun(), await postgresRun(1), await postgresRun(2)];
+  const w = 22;
+  const line = (label: string, f: (r: Measured) => string): string =>
+    `${label.padEnd(26)}${rows.map((r) => f(r).padStart(w)).join('')}`;
+  console.log(`\n${line('', (r) => r.name)}`);
+  console.log(line('submissions/s (10 KB)', (r) => r.submissions.perSecond.toFixed(0)));
+  console.log(line('  p99 latency', (r) => `${r.submissions.p99} ms`));
+  console.log(line('pickups/s (100 KB)', (r) => r.pickups.perSecond.toFixed(0)));
+  console.log(line('  p99 latency', (r) => `${r.pickups.p99} ms`));
+  const outDir = join(ROOT, 'bench/out');
+  await mkdir(outDir, { recursive: true });
+  await writeFile(
+    join(outDir, 'scale.json'),
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, seconds: DURATION, rows }, null, 2)}\n`,
+  );
+}
+
+await main();
