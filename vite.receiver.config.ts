@@ -50,7 +50,7 @@ export default defineConfig({
     },
   },
   build: {
-    outDir: resolve(import.meta.dirname, 'dist/receiver'),
+    outDir: process.env.SEALPOST_RECEIVER_OUT ?? resolve(import.meta.dirname, 'dist/receiver'),
     emptyOutDir: true,
     target: 'es2022',
     sourcemap: false,

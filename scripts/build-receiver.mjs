@@ -4,14 +4,17 @@
 // Subresource Integrity and writes version.json, the web app manifest and the icon.
 //   node scripts/build-receiver.mjs          # only when needed
 //   node scripts/build-receiver.mjs --force  # always
+//   node scripts/build-receiver.mjs --out DIR  # into DIR instead of dist/receiver (tests, benchmarks)
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const out = join(root, 'dist/receiver');
+const outArg = process.argv.indexOf('--out');
+const out =
+  outArg > 0 && process.argv[outArg + 1] ? resolve(process.argv[outArg + 1]) : join(root, 'dist/receiver');
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
 
 function files(dir) {
@@ -51,7 +54,12 @@ const r = spawnSync(
   {
     cwd: root,
     stdio: 'inherit',
-    env: { ...process.env, SEALPOST_RECEIVER_BUILD: build, SEALPOST_RECEIVER_VERSION: pkg.version },
+    env: {
+      ...process.env,
+      SEALPOST_RECEIVER_BUILD: build,
+      SEALPOST_RECEIVER_VERSION: pkg.version,
+      SEALPOST_RECEIVER_OUT: out,
+    },
   },
 );
 if (r.status !== 0) process.exit(r.status ?? 1);

@@ -4,14 +4,13 @@
  * The OpenPGP and the S/MIME halves are loaded only when a message or key needs them: they are
  * named, are not in the first load, and are reached only through dynamic import().
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { ROOT } from '../helpers/paths.ts';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildReceiver } from './helpers.ts';
 
-const OUT = join(ROOT, 'dist/receiver');
+let OUT = '';
 const BUDGET = 350 * 1024;
 
 const read = (rel: string): string => readFileSync(join(OUT, rel), 'utf8');
@@ -40,9 +39,10 @@ function closure(roots: string[], next: (rel: string) => string[]): Set<string> 
 describe('receiver first-load budget', () => {
   let firstLoad: Set<string>;
   let worker: string;
+  afterAll(() => rmSync(OUT, { recursive: true, force: true }));
 
   beforeAll(() => {
-    buildReceiver();
+    OUT = buildReceiver();
     const html = read('index.html');
     const entries = [
       ...html.matchAll(/<(?:script|link)\b[^>]*\b(?:src|href)="\/receiver\/(assets\/[^"]+)"/g),

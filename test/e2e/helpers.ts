@@ -5,7 +5,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import type { BrowserContext, Page, Request } from 'playwright-core';
@@ -17,13 +18,18 @@ export { hasChromium };
 export const SHOTS = join(ROOT, 'test-results/e2e');
 export const corpusKey = (name: string): string => join(CORPUS, 'keys', name);
 
-/** Builds the receiver when its sources changed (a no-op otherwise). */
-export function buildReceiver(): void {
-  const r = spawnSync(process.execPath, [join(ROOT, 'scripts/build-receiver.mjs')], {
+/**
+ * Builds the receiver into a folder of this run's own (other test files, and people editing core,
+ * rebuild dist/receiver at any time; a server must keep the assets its page names).
+ */
+export function buildReceiver(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'sealpost-receiver-'));
+  const r = spawnSync(process.execPath, [join(ROOT, 'scripts/build-receiver.mjs'), '--out', dir], {
     cwd: ROOT,
     encoding: 'utf8',
   });
   if (r.status !== 0) throw new Error(`receiver build failed:\n${r.stdout}\n${r.stderr}`);
+  return dir;
 }
 
 export interface E2E {
@@ -31,14 +37,18 @@ export interface E2E {
   browser: LaunchedBrowser;
   /** Every request any page of this run made (URL and Referer), for the secret-leak check. */
   requests: { url: string; referer: string | undefined; headers: Record<string, string> }[];
+  /** The built receiver this run's server serves. */
+  receiverDir: string;
   /** Every link secret handed out in this run. */
   secrets: string[];
   close(): Promise<void>;
 }
 
 export async function startE2E(args: string[] = []): Promise<E2E> {
-  buildReceiver();
-  const t = await startTestServer({ args: ['--trust-anchors', corpusKey('ca.pem'), ...args] });
+  const receiverDir = buildReceiver();
+  const t = await startTestServer({
+    args: ['--trust-anchors', corpusKey('ca.pem'), '--receiver-dir', receiverDir, ...args],
+  });
   const browser = await launchChromium();
   secrets.length = 0;
   mkdirSync(SHOTS, { recursive: true });
@@ -47,9 +57,11 @@ export async function startE2E(args: string[] = []): Promise<E2E> {
     browser,
     requests: [],
     secrets,
+    receiverDir,
     async close() {
       await browser.close();
       await t.close();
+      rmSync(receiverDir, { recursive: true, force: true });
     },
   };
 }
