@@ -234,7 +234,7 @@ export class PostgresStore implements Store {
       max: options.poolSize ?? 10,
       types: TYPES,
       keepAlive: true,
-      connectionTimeoutMillis: 10_000,
+      connectionTimeoutMillis: 30_000,
       application_name: 'sealpost',
       ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
     });
