@@ -146,7 +146,7 @@ async function measure(name: string, nodes: Node[], apiKey: string): Promise<Mea
   const res = await fetch(`${nodes[0]!.url}/api/v1/messages`, {
     method: 'POST',
     headers: auth,
-    body: message(100 * 1024, to),
+    body: new Uint8Array(message(100 * 1024, to)),
   });
   if (res.status !== 201) throw new Error(`submission: HTTP ${res.status}`);
   let link: { id: string; secret: string } | null = null;

@@ -86,7 +86,7 @@ async function startNode(database: string, dataDir: string, sinkPort: number): P
       '--smtp-upstream',
       `smtp://127.0.0.1:${sinkPort}`,
       '--notify-lease',
-      '3s',
+      '5s',
       '--notify-retry-base',
       '200ms',
       '--log-level',
@@ -383,7 +383,7 @@ describe.skipIf(!hasPg)('two sealpost serve nodes sharing PostgreSQL', () => {
     a.child.kill('SIGKILL');
     await a.exited;
     const killedAt = Date.now();
-    // B sends the rest, and A's leased mails once the 3 s lease has run out.
+    // B sends the rest, and A's leased mails once the 5 s lease has run out.
     await waitUntil(async () => (await outboxCounts()).queued === undefined, 60_000, 'the outbox to drain');
     await sleep(500);
     await parsing;

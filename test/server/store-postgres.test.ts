@@ -155,6 +155,23 @@ describe.skipIf(!hasPg)('PostgresStore specifics', () => {
     await wa.abort();
   });
 
+  it("drops a crashed node's stale upload in the purge pass, and its writer then fails", async () => {
+    const w = await a.createBodyWriter();
+    await w.write(new Uint8Array(randomBytes(PG_CHUNK_SIZE + 1))); // one chunk committed
+    await a.withTransaction((c) =>
+      c.query("UPDATE staged_bodies SET touched_at = now() - interval '2 hours'"),
+    );
+    await b.expireDue(1, 10); // the purge pass of another node
+    const left = await a.withTransaction((c) =>
+      c.query(
+        'SELECT (SELECT COUNT(*) FROM staged_bodies) AS s, (SELECT COUNT(*) FROM body_chunks c WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.body_ref = c.ref)) AS c',
+      ),
+    );
+    expect(left.rows[0]).toEqual({ s: 0, c: 0 });
+    // Filling the second chunk finds its staged row gone: the upload fails instead of leaving a hole.
+    await expect(w.write(new Uint8Array(PG_CHUNK_SIZE))).rejects.toThrow(/dropped/);
+  });
+
   it('purges a body once even when two nodes purge it at the same time', async () => {
     const input = await storeMessage(a, new Uint8Array(randomBytes(2 * PG_CHUNK_SIZE)));
     expect(await a.revokeMessage(input.id, 2000)).toBe(true);

@@ -556,13 +556,25 @@ export class PostgresStore implements Store {
   }
 
   async openBody(messageId: string, range?: ByteRange): Promise<Readable | null> {
+    // One round trip for the metadata and the first chunk (its slice), assuming today's chunk size;
+    // a body written with another chunk size takes the general path.
+    const cs = PG_CHUNK_SIZE;
+    const start = range ? Math.max(0, range.start) : 0;
+    const first = Math.floor(start / cs);
+    const from = start - first * cs;
+    const to = range ? Math.min(range.end - first * cs, cs - 1) : cs - 1;
     const r = await this.pool.query(
-      'SELECT body_ref, chunk_size, size, purged_at FROM messages WHERE id = $1',
-      [messageId],
+      `SELECT m.body_ref, m.chunk_size, m.size, m.purged_at, substring(c.data FROM $3 FOR $4) AS data
+       FROM messages m LEFT JOIN body_chunks c ON c.ref = m.body_ref AND c.seq = $2
+       WHERE m.id = $1`,
+      [messageId, first, from + 1, Math.max(0, to - from + 1)],
     );
     const row = r.rows[0] as Row | undefined;
     if (!row || row.purged_at !== null) return null;
-    return this.streamChunks(row.body_ref as string, row.chunk_size as number, row.size as number, range);
+    const ref = row.body_ref as string;
+    const size = row.size as number;
+    if (row.chunk_size !== cs) return this.streamChunks(ref, row.chunk_size as number, size, range);
+    return this.streamChunks(ref, cs, size, range, (row.data as Buffer | null) ?? null);
   }
 
   /**
@@ -575,6 +587,8 @@ export class PostgresStore implements Store {
     cs: number,
     size: number,
     range?: ByteRange,
+    /** The first chunk's slice, when the caller fetched it already. */
+    prefetched?: Buffer | null,
   ): Promise<Readable | null> {
     const start = range ? Math.max(0, range.start) : 0;
     const end = range ? Math.min(range.end, size - 1) : size - 1;
@@ -593,7 +607,7 @@ export class PostgresStore implements Store {
       );
       return (q.rows[0]?.data as Buffer | undefined) ?? null;
     };
-    const head = await fetchChunk(first);
+    const head = prefetched === undefined ? await fetchChunk(first) : prefetched;
     if (!head) return null;
     let next: number = first + 1;
     let pendingHead: Buffer | null = head;
@@ -800,21 +814,25 @@ export class PostgresStore implements Store {
   }
 
   async completeMail(id: string, leaseToken: string, at: number): Promise<boolean> {
-    return this.tx(async (c) => {
-      const r = await c.query(
-        `UPDATE outbox SET state = 'sent', payload = NULL, done_at = $3, lease_token = NULL, lease_until = NULL,
+    // One statement: the mail sent (payload wiped) only under its lease, the delivery pending →
+    // notified with its event, or the receipt's event.
+    const r = await this.pool.query(
+      `WITH o AS (
+         UPDATE outbox SET state = 'sent', payload = NULL, done_at = $3, lease_token = NULL, lease_until = NULL,
            last_error = NULL
-         WHERE id = $1 AND lease_token = $2 AND state = 'queued' RETURNING kind, delivery_id`,
-        [id, leaseToken, at],
-      );
-      const row = r.rows[0] as Row | undefined;
-      if (!row) return false;
-      const deliveryId = row.delivery_id as string;
-      if (row.kind === 'notification')
-        await this.transitionIn(c, { deliveryId, from: ['pending'], to: 'notified', event: 'notified', at });
-      else await this.insertEvent(c, deliveryId, 'receipt-sent', null, at);
-      return true;
-    });
+         WHERE id = $1 AND lease_token = $2 AND state = 'queued' RETURNING kind, delivery_id),
+       d AS (
+         UPDATE deliveries SET state = 'notified', updated_at = $3
+         WHERE id IN (SELECT delivery_id FROM o WHERE kind = 'notification') AND state = 'pending'
+         RETURNING id),
+       e AS (
+         INSERT INTO delivery_events (delivery_id, at, type, detail)
+         SELECT id, $3, 'notified', NULL FROM d
+         UNION ALL SELECT delivery_id, $3, 'receipt-sent', NULL FROM o WHERE kind <> 'notification')
+       SELECT COUNT(*) AS n FROM o`,
+      [id, leaseToken, at],
+    );
+    return ((r.rows[0] as Row).n as number) > 0;
   }
 
   async retryMail(id: string, leaseToken: string, nextAttemptAt: number, error: string): Promise<boolean> {
