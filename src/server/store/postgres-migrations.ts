@@ -155,4 +155,11 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
       CREATE INDEX forward_queue_due ON forward_queue (next_attempt_at, created_at) WHERE state = 'queued';
     `,
   },
+  {
+    version: 3,
+    name: 'index for the purge of revoked messages',
+    sql: `
+      CREATE INDEX messages_revoked_unpurged ON messages (revoked_at) WHERE purged_at IS NULL AND revoked_at IS NOT NULL;
+    `,
+  },
 ];
