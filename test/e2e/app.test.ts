@@ -331,6 +331,64 @@ describe.skipIf(!ready)('receiver e2e: the app', () => {
     await context.close();
   });
 
+  it('Keys page: generates an OpenPGP key, publishes it to the directory, exports it', async () => {
+    const { page: p, context } = await newPage(e);
+    const d = await deliver(
+      e.t,
+      readFileSync(join(ROOT, '../shared/corpus/messages/18-pgpmime-signed.eml')),
+      'dora@example.net',
+    );
+    await p.goto(d.link);
+    await p.locator('.signature [role=status]').waitFor({ timeout: 30_000 });
+    await p.getByRole('button', { name: 'Keys', exact: true }).click();
+    // A keyring first (its passphrase protects what is generated).
+    await p.getByLabel('Passphrase', { exact: true }).first().fill('dora-keyring-pass');
+    await p.getByRole('button', { name: 'Create keyring' }).click();
+    await p.getByText('Keyring created and unlocked.').waitFor();
+    expect(await p.getByLabel('E-mail address').inputValue()).toBe('dora@example.net');
+    await p.getByLabel('Name').fill('Dora');
+    await p.getByRole('button', { name: 'Generate key pair' }).click();
+    await p
+      .getByText(/Generated a new OpenPGP key for dora@example.net\. Its public part is published/)
+      .waitFor({
+        timeout: 60_000,
+      });
+    const dir = (await (await fetch(`${e.t.url}/api/v1/directory/dora@example.net`)).json()) as {
+      entries: { kind: string; data: string }[];
+    };
+    expect(dir.entries.map((x) => x.kind)).toEqual(['openpgp']);
+    expect(dir.entries[0]!.data).toContain('BEGIN PGP PUBLIC KEY BLOCK');
+    expect(dir.entries[0]!.data).not.toContain('PRIVATE');
+    // Export the secret key under a new password.
+    await p.getByLabel('Export password').first().fill('export-pass-1');
+    const [download] = await Promise.all([
+      p.waitForEvent('download'),
+      p.getByRole('button', { name: 'Export', exact: true }).first().click(),
+    ]);
+    expect(download.suggestedFilename()).toMatch(/\.asc$/);
+    expect(readFileSync(await download.path(), 'utf8')).toContain('BEGIN PGP PRIVATE KEY BLOCK');
+    await screenshot(p, 'app-keys-page');
+    await context.close();
+  });
+
+  it('updates itself once when the server has another build', async () => {
+    const context = await e.browser.browser.newContext({ serviceWorkers: 'block' });
+    const p = await context.newPage();
+    let versionCalls = 0;
+    await context.route('**/receiver/version.json', async (route) => {
+      versionCalls++;
+      await route.fulfill({ json: { version: '9.9.9', build: 'ffffffffffffffff', assets: [] } });
+    });
+    await p.goto(`${e.t.url}/receiver/`);
+    // The app reloads once into "the new version" and then does not loop.
+    await expect.poll(() => versionCalls, { timeout: 20_000 }).toBeGreaterThanOrEqual(2);
+    await p.getByRole('heading', { name: 'Your keys' }).waitFor();
+    await p.waitForTimeout(1000);
+    expect(versionCalls).toBe(2);
+    expect(await p.evaluate(() => sessionStorage.getItem('sealpost:updated-to'))).toBe('ffffffffffffffff');
+    await context.close();
+  });
+
   it('reopening the HTML message link in a new tab without the fragment says the link is incomplete', async () => {
     const { page: p, context } = await newPage(e);
     await p.goto(htmlLink.split('#')[0]!);

@@ -12,19 +12,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CORPUS, FIXTURES, requireFixtures, requireShared } from '../helpers/paths.ts';
 import { requireChromium } from '../helpers/browser.ts';
 import {
-  SIGNATURE_WORDS,
+  checkCase,
   corpusKey,
   deliver,
   deliveryState,
   importOnKeysPage,
   newPage,
-  openAsRecipient,
-  saveAttachment,
   secretLeaks,
-  screenshot,
   signatureText,
   startE2E,
-  waitForState,
   type CaseExpected,
   type E2E,
 } from './helpers.ts';
@@ -57,31 +53,10 @@ describe.skipIf(!ready)('receiver e2e: OpenPGP', () => {
   });
 
   /** Submits a corpus or fixture message, opens it, checks what the expected JSON says. */
-  async function check(
-    dir: string,
-    name: string,
-    opts: { keyringPassphrase?: string; shot?: boolean } = {},
-  ): Promise<{ text: string; page: Page }> {
-    const c = JSON.parse(readFileSync(join(dir, 'expected', `${name}.json`), 'utf8')) as CaseExpected;
-    const d = await deliver(e.t, readFileSync(join(dir, 'messages', `${name}.eml`)));
-    const text = await openAsRecipient(page, d, c, join(dir, 'keys'), opts.keyringPassphrase);
-    if (opts.shot !== false) await screenshot(page, `openpgp-${name}`);
-    if (c.error) {
-      expect(text).not.toMatch(/— verified/);
-      return { text, page };
-    }
-    const sig = await signatureText(page);
-    expect(sig).toMatch(SIGNATURE_WORDS[c.signature ?? 'none']!);
-    if (c.signature !== 'valid') expect(sig).not.toMatch(/— verified/);
-    if (c.signer && c.signature !== 'unknown-signer') expect(sig).toContain(c.signer);
-    if (c.textContains) expect(text).toContain(c.textContains);
-    for (const a of c.attachments ?? []) {
-      const saved = await saveAttachment(page, a.filename);
-      expect(saved).toEqual({ sha256: a.sha256, filename: a.filename });
-    }
-    await waitForState(e.t, d, c.signature === 'invalid' ? 'opened' : 'processed');
-    return { text, page };
-  }
+  const check = async (dir: string, name: string, opts: { keyringPassphrase?: string } = {}) => {
+    const r = await checkCase(e, page, dir, name, { ...opts, shotPrefix: 'openpgp' });
+    return { text: r.text, page };
+  };
 
   it('trusts Alice’s key from the Keys page', async () => {
     await importOnKeysPage(page, corpusKey('alice.pub.asc'), true);

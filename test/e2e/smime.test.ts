@@ -8,12 +8,22 @@
  * (loudly) rather than failing.
  */
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { importKeyFile } from '../../src/core/index.ts';
 import { requireChromium } from '../helpers/browser.ts';
 import { CORPUS, requireShared } from '../helpers/paths.ts';
-import { checkCase, corpusKey, deliveryState, newPage, secretLeaks, startE2E, type E2E } from './helpers.ts';
+import {
+  SHOTS,
+  checkCase,
+  corpusKey,
+  deliveryState,
+  newPage,
+  secretLeaks,
+  startE2E,
+  type E2E,
+} from './helpers.ts';
 
 const ready =
   requireChromium('receiver e2e (S/MIME)') && requireShared('receiver e2e over the S/MIME corpus');
@@ -66,6 +76,20 @@ describe.skipIf(!ready)('receiver e2e: S/MIME', () => {
   it.skipIf(!smimeReady)('08 sign-then-encrypt: "Signed by alice@example.org — verified"', async () => {
     const { text } = await check('08-smime-sign-then-encrypt');
     expect(text).toContain('Signed by alice@example.org — verified');
+    // The certificate dialog: subject, issuer chain up to the server's anchor, fingerprints, usage.
+    await page.getByRole('button', { name: 'Show certificate' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Signer’s certificate' });
+    await dialog.waitFor();
+    const words = await dialog.innerText();
+    await page.screenshot({ path: join(SHOTS, 'smime-certificate-dialog.png') });
+    expect(words).toContain('alice@example.org');
+    expect(words).toMatch(/Issuer\s+.*Public Corpus Issuing CA/);
+    expect(words).toMatch(/SHA-256 fingerprint\s+([0-9A-F]{4} ){15}[0-9A-F]{4}/);
+    expect(words).toMatch(
+      /Issued through\s+CN=Public Corpus Issuing CA.*\s+CN=Public Corpus Root CA.*\(trusted root\)/,
+    );
+    expect(words).toMatch(/Key usage\s+\S/);
+    await dialog.getByRole('button', { name: 'Close' }).click();
   });
   it.skipIf(!smimeReady)('01 detached signature, chained to the server’s trust anchor', async () => {
     await check('01-smime-signed-detached');
