@@ -79,9 +79,36 @@ html = html.replace(
 writeFileSync(indexPath, html);
 
 const assets = files(join(out, 'assets')).map((f) => `/receiver/${relative(out, f).split('\\').join('/')}`);
+// What index.html loads: its scripts and stylesheets, the crypto worker the page script starts, and
+// their static imports. The service worker precaches only these; the OpenPGP and S/MIME halves are
+// cached when a message first needs them.
+const firstLoad = new Set();
+{
+  const todo = [...html.matchAll(/\s(?:src|href)="(\/receiver\/assets\/[^"]+)"/g)].map((m) => m[1]);
+  while (todo.length) {
+    const url = todo.pop();
+    if (firstLoad.has(url)) continue;
+    firstLoad.add(url);
+    if (!url.endsWith('.js')) continue;
+    const code = readFileSync(join(out, url.slice('/receiver/'.length)), 'utf8');
+    for (const m of code.matchAll(/(?:from|import)\s*["'`]\.\/([^"'`]+\.js)["'`]/g))
+      todo.push(`/receiver/assets/${m[1]}`);
+    for (const m of code.matchAll(/["'`](\/receiver\/assets\/worker-[^"'`]+\.js)["'`]/g)) todo.push(m[1]);
+  }
+}
 writeFileSync(
   versionFile,
-  `${JSON.stringify({ version: pkg.version, build, builtAt: new Date().toISOString(), assets }, null, 2)}\n`,
+  `${JSON.stringify(
+    {
+      version: pkg.version,
+      build,
+      builtAt: new Date().toISOString(),
+      assets,
+      firstLoad: [...firstLoad].sort(),
+    },
+    null,
+    2,
+  )}\n`,
 );
 writeFileSync(
   join(out, 'manifest.webmanifest'),

@@ -29,8 +29,9 @@ sw.addEventListener('install', (ev) => {
       const cache = await caches.open(CACHE);
       try {
         const res = await fetch('/receiver/version.json', { cache: 'no-store' });
-        const info = (await res.json()) as { assets?: string[] };
-        await cache.addAll(info.assets ?? []);
+        // Only what every start needs; the OpenPGP and S/MIME halves are cached when first used.
+        const info = (await res.json()) as { assets?: string[]; firstLoad?: string[] };
+        await cache.addAll(info.firstLoad ?? info.assets ?? []);
       } catch {
         /* offline at install: assets are cached as they are used */
       }

@@ -62,6 +62,9 @@ describe('receiver first-load budget', () => {
     expect(firstLoad.has(worker)).toBe(true);
     expect([...firstLoad].some((f) => f.endsWith('.css'))).toBe(true);
     expect(total).toBeLessThanOrEqual(BUDGET);
+    // version.json names the same set (the service worker precaches it).
+    const version = JSON.parse(read('version.json')) as { firstLoad: string[] };
+    expect(version.firstLoad).toEqual([...firstLoad].map((f) => `/receiver/${f}`).sort());
   });
 
   it('the OpenPGP and S/MIME halves are named, lazy, and reached only by dynamic import', () => {
