@@ -391,6 +391,31 @@ describe.skipIf(!ready)('receiver e2e: the app', () => {
     await context.close();
   });
 
+  it('errors in plain words: a wrong key-file passphrase, a withdrawn message', async () => {
+    const { page: p, context } = await newPage(e);
+    const d = await deliver(
+      e.t,
+      readFileSync(join(ROOT, '../shared/corpus/messages/16-pgpmime-encrypted-combined-signature.eml')),
+    );
+    await p.goto(d.link);
+    await importKeyInPrompt(p, corpusKey('bob.sec.asc'), 'wrong-pass');
+    await p.locator('.form-error').waitFor({ timeout: 20_000 });
+    expect(await p.locator('.form-error').innerText()).toMatch(/passphrase/i);
+    expect(await p.locator('.signature').count()).toBe(0);
+    // The sender withdraws it: the link now says so, with what to do.
+    const r = await fetch(`${e.t.url}/api/v1/messages/${d.messageId}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${e.t.apiKey}` },
+    });
+    expect(r.status).toBe(200);
+    await p.reload();
+    const alert = await p.getByRole('alert').first().innerText();
+    expect(alert).toMatch(/withdrawn/);
+    expect(alert).toMatch(/Ask the sender/);
+    await screenshot(p, 'app-withdrawn');
+    await context.close();
+  });
+
   it('reopening the HTML message link in a new tab without the fragment says the link is incomplete', async () => {
     const { page: p, context } = await newPage(e);
     await p.goto(htmlLink.split('#')[0]!);
