@@ -88,10 +88,36 @@ export class CryptoClient {
       size,
       ...(password !== undefined ? { password } : {}),
     } satisfies WorkerRequest);
-    feed((chunk) => this.#worker.postMessage({ id, op: 'open-chunk', chunk } satisfies WorkerRequest)).then(
+    feed((chunk) => {
+      // Hand the bytes over (no copy) when the chunk owns its buffer: the page keeps none of them.
+      const own = chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength;
+      this.#worker.postMessage(
+        { id, op: 'open-chunk', chunk } satisfies WorkerRequest,
+        own ? [chunk.buffer] : [],
+      );
+    }).then(
       () => this.#worker.postMessage({ id, op: 'open-end' } satisfies WorkerRequest),
       () => this.#worker.postMessage({ id, op: 'open-abort' } satisfies WorkerRequest),
     );
+    return result;
+  }
+
+  /** Opens the message the worker already downloaded again, with other keys or a password. */
+  openAgain(
+    entries: KeyEntry[],
+    password: string | undefined,
+    onProgress: (done: number, total: number, stage: string) => void,
+  ): Promise<OpenedMessage> {
+    const id = this.#next++;
+    const result = new Promise<OpenedMessage>((resolve, reject) => {
+      this.#waiters.set(id, { resolve: resolve as (v: unknown) => void, reject, progress: onProgress });
+    });
+    this.#worker.postMessage({
+      id,
+      op: 'open-again',
+      entries,
+      ...(password !== undefined ? { password } : {}),
+    } satisfies WorkerRequest);
     return result;
   }
 

@@ -50,8 +50,7 @@ export function MessageView(props: MessageViewProps) {
   const [meta, setMeta] = useState<PickupMetadata | null>(null);
   const metaRef = useRef<PickupMetadata | null>(null);
   const [phase, setPhase] = useState<Phase>({ kind: 'loading' });
-  const chunks = useRef<Uint8Array[] | null>(null);
-  const downloading = useRef<Promise<void> | null>(null);
+  const downloaded = useRef(false);
   const receiptSent = useRef(false);
 
   /** Tells the server how it went: 'processed' once the message is shown, or 'failed' for good. */
@@ -66,32 +65,27 @@ export function MessageView(props: MessageViewProps) {
   const attempt = async (password?: string, extra: KeyEntry[] = []): Promise<void> => {
     const m = metaRef.current ?? (await fetchMetadata(id, secret));
     const entries = [...(await keystore.entries()), ...props.sessionEntries, ...extra];
-    setPhase(chunks.current ? { kind: 'processing' } : { kind: 'downloading', done: 0, total: m.size });
+    setPhase(downloaded.current ? { kind: 'processing' } : { kind: 'downloading', done: 0, total: m.size });
     try {
-      const report = await crypto.open(
-        entries,
-        password,
-        m.size,
-        async (push) => {
-          if (chunks.current) {
-            for (const c of chunks.current) push(c);
-            return;
-          }
-          const kept: Uint8Array[] = [];
-          let done = 0;
-          downloading.current = streamContent(id, secret, (c) => {
-            kept.push(c);
-            push(c);
-            done += c.length;
-            setPhase({ kind: 'downloading', done, total: Math.max(m.size, done) });
-          }).then(() => {
-            chunks.current = kept;
-            setPhase({ kind: 'processing' });
-          });
-          await downloading.current;
-        },
-        () => undefined,
-      );
+      // The worker keeps the downloaded message: a retry with another key or password reuses it.
+      const report = downloaded.current
+        ? await crypto.openAgain(entries, password, () => undefined)
+        : await crypto.open(
+            entries,
+            password,
+            m.size,
+            async (push) => {
+              let done = 0;
+              await streamContent(id, secret, (c) => {
+                done += c.length;
+                push(c);
+                setPhase({ kind: 'downloading', done, total: Math.max(m.size, done) });
+              });
+              downloaded.current = true;
+              setPhase({ kind: 'processing' });
+            },
+            () => undefined,
+          );
       setPhase({ kind: 'shown', report });
       // Content under an invalid signature is withheld: the message was not delivered intact.
       if (report.signature.status === 'invalid')

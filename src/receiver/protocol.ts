@@ -9,6 +9,8 @@ export type WorkerRequest =
   | { id: number; op: 'open-chunk'; chunk: Uint8Array }
   | { id: number; op: 'open-end' }
   | { id: number; op: 'open-abort' }
+  /** Opens the message the worker already holds again, with other keys or a password. */
+  | { id: number; op: 'open-again'; entries: KeyEntry[]; password?: string }
   | { id: number; op: 'import'; bytes: Uint8Array; passphrase?: string; trusted: boolean }
   | { id: number; op: 'export'; entry: KeyEntry; passphrase: string }
   | { id: number; op: 'generate'; kind: 'openpgp' | 'smime'; name: string; email: string }

@@ -10,6 +10,7 @@ import {
   generateIdentity,
   importKeyFile,
   openMessage,
+  type KeyEntry,
 } from '../core/index.ts';
 import type { WorkerError, WorkerRequest, WorkerResponse } from './protocol.ts';
 
@@ -19,7 +20,55 @@ interface WorkerScope {
 }
 const scope = globalThis as unknown as WorkerScope;
 
-let pending: { id: number; controller: ReadableStreamDefaultController<Uint8Array> } | null = null;
+/**
+ * The downloaded message: one copy, filled in place as chunks arrive (transferred from the page, not
+ * copied), kept so that another key or password can open it without downloading it again.
+ */
+let message: { bytes: Uint8Array; length: number } | null = null;
+let receiving: { id: number; entries: KeyEntry[]; password?: string } | null = null;
+
+function append(chunk: Uint8Array): void {
+  if (!message) return;
+  if (message.length + chunk.length > message.bytes.length) {
+    const grown = new Uint8Array(Math.max(message.bytes.length * 2, message.length + chunk.length));
+    grown.set(message.bytes.subarray(0, message.length));
+    message.bytes = grown;
+  }
+  message.bytes.set(chunk, message.length);
+  message.length += chunk.length;
+}
+
+/** An attachment's bytes in a buffer of their own, so transferring them detaches nothing else. */
+function own(a: Uint8Array): Uint8Array {
+  const shared =
+    a.byteOffset !== 0 || a.byteLength !== a.buffer.byteLength || a.buffer === message?.bytes.buffer;
+  return shared ? a.slice() : a;
+}
+
+async function run(id: number, entries: KeyEntry[], password: string | undefined): Promise<void> {
+  if (!message) {
+    reply({
+      id,
+      ok: false,
+      error: { code: 'internal', message: 'There is no message to open.', details: {} },
+    });
+    return;
+  }
+  try {
+    const report = await openMessage(message.bytes.subarray(0, message.length), {
+      keyring: new MemoryKeyring(entries),
+      ...(password !== undefined ? { password } : {}),
+      onProgress: (stage, done, total) => reply({ id, progress: { stage, done, total } }),
+    });
+    const attachments = report.attachments.map((x) => ({ ...x, content: own(x.content) }));
+    reply(
+      { id, ok: true, result: { ...report, attachments } },
+      attachments.map((x) => x.content.buffer as ArrayBuffer).filter(unique()),
+    );
+  } catch (e) {
+    reply({ id, ok: false, error: toError(e) });
+  }
+}
 
 function reply(msg: WorkerResponse, transfer: Transferable[] = []): void {
   scope.postMessage(msg, transfer);
@@ -32,49 +81,42 @@ function toError(e: unknown): WorkerError {
 
 async function handle(req: WorkerRequest): Promise<void> {
   switch (req.op) {
-    case 'open-begin': {
-      const keyring = new MemoryKeyring(req.entries);
-      const id = req.id;
-      let received = 0;
-      const stream = new ReadableStream<Uint8Array>({
-        start(controller) {
-          pending = { id, controller };
-        },
-      });
-      try {
-        const report = await openMessage(stream, {
-          keyring,
-          ...(req.password !== undefined ? { password: req.password } : {}),
-          onProgress: (stage, done, total) => {
-            if (stage === 'read') received = done;
-            reply({
-              id,
-              progress: { stage, done: stage === 'read' ? received : done, total: total || req.size },
-            });
-          },
-        });
-        reply(
-          { id, ok: true, result: report },
-          report.attachments.map((a) => a.content.buffer as ArrayBuffer).filter(unique()),
-        );
-      } catch (e) {
-        reply({ id, ok: false, error: toError(e) });
-      } finally {
-        pending = null;
-      }
+    case 'open-begin':
+      message = { bytes: new Uint8Array(Math.max(req.size, 1024)), length: 0 };
+      receiving = {
+        id: req.id,
+        entries: req.entries,
+        ...(req.password !== undefined ? { password: req.password } : {}),
+      };
+      return;
+    case 'open-chunk':
+      append(req.chunk);
+      return;
+    case 'open-end': {
+      const r = receiving;
+      receiving = null;
+      if (r) await run(r.id, r.entries, r.password);
       return;
     }
-    case 'open-chunk':
-      pending?.controller.enqueue(req.chunk);
+    case 'open-abort': {
+      const r = receiving;
+      receiving = null;
+      message = null;
+      if (r)
+        reply({
+          id: r.id,
+          ok: false,
+          // The connection broke, not the message: not 'truncated', which would report it failed.
+          error: {
+            code: 'internal',
+            message: 'The download of the message was interrupted. Check your connection.',
+            details: {},
+          },
+        });
       return;
-    case 'open-end':
-      pending?.controller.close();
-      return;
-    case 'open-abort':
-      pending?.controller.error(
-        new SealpostError('truncated', 'The download of the message was interrupted.'),
-      );
-      return;
+    }
+    case 'open-again':
+      return run(req.id, req.entries, req.password);
     case 'import':
       return respond(req.id, () =>
         importKeyFile(req.bytes, {
