@@ -121,6 +121,18 @@ function forwardFromRow(r: Row): NewForward {
   };
 }
 
+/**
+ * A body chunk (or the slice $n, $n+1 = 1-based start and length) as base64 text: pg's protocol
+ * parser decodes every field as UTF-8, so binary results would corrupt bytea, and base64 is two thirds
+ * the size of bytea's hex output and twice as fast to fetch. substring() of an EXTERNAL
+ * (uncompressed) value reads only the slice from TOAST.
+ */
+function chunkExpr(column: string, whole: boolean, n = 3): string {
+  return whole
+    ? `encode(${column}, 'base64')`
+    : `encode(substring(${column} FROM $${n} FOR $${n + 1}), 'base64')`;
+}
+
 const MESSAGE_SELECT = `SELECT m.*, s.email AS sender_email FROM messages m JOIN senders s ON s.id = m.sender_id`;
 
 class PgBodyWriter implements BodyWriter {
@@ -564,17 +576,20 @@ export class PostgresStore implements Store {
     const from = start - first * cs;
     const to = range ? Math.min(range.end - first * cs, cs - 1) : cs - 1;
     const r = await this.pool.query(
-      `SELECT m.body_ref, m.chunk_size, m.size, m.purged_at, substring(c.data FROM $3 FOR $4) AS data
+      `SELECT m.body_ref, m.chunk_size, m.size, m.purged_at, ${chunkExpr('c.data', from === 0 && to === cs - 1, 3)} AS data
        FROM messages m LEFT JOIN body_chunks c ON c.ref = m.body_ref AND c.seq = $2
        WHERE m.id = $1`,
-      [messageId, first, from + 1, Math.max(0, to - from + 1)],
+      from === 0 && to === cs - 1
+        ? [messageId, first]
+        : [messageId, first, from + 1, Math.max(0, to - from + 1)],
     );
     const row = r.rows[0] as Row | undefined;
     if (!row || row.purged_at !== null) return null;
     const ref = row.body_ref as string;
     const size = row.size as number;
     if (row.chunk_size !== cs) return this.streamChunks(ref, row.chunk_size as number, size, range);
-    return this.streamChunks(ref, cs, size, range, (row.data as Buffer | null) ?? null);
+    const data = row.data as string | null;
+    return this.streamChunks(ref, cs, size, range, data === null ? null : Buffer.from(data, 'base64'));
   }
 
   /**
@@ -598,41 +613,54 @@ export class PostgresStore implements Store {
     const fetchChunk = async (seq: number): Promise<Buffer | null> => {
       const from = seq === first ? start - seq * cs : 0;
       const to = seq === last ? end - seq * cs : cs - 1;
-      // Text mode (bytea as hex): pg's protocol parser decodes every field as UTF-8, so binary
-      // results would corrupt bytea. substring() of an EXTERNAL (uncompressed) value reads only
-      // the slice from TOAST.
       const q = await this.pool.query(
-        'SELECT substring(data FROM $3 FOR $4) AS data FROM body_chunks WHERE ref = $1 AND seq = $2',
-        [ref, seq, from + 1, to - from + 1],
+        `SELECT ${chunkExpr('data', from === 0 && to === cs - 1)} AS data FROM body_chunks WHERE ref = $1 AND seq = $2`,
+        from === 0 && to === cs - 1 ? [ref, seq] : [ref, seq, from + 1, to - from + 1],
       );
-      return (q.rows[0]?.data as Buffer | undefined) ?? null;
+      const text = q.rows[0]?.data as string | null | undefined;
+      return text == null ? null : Buffer.from(text, 'base64');
     };
     const head = prefetched === undefined ? await fetchChunk(first) : prefetched;
     if (!head) return null;
+    // One chunk in the stream's buffer and the next one on its way: the database round trip overlaps
+    // the client's reading, and memory stays at about two chunks per download.
     let next: number = first + 1;
-    let pendingHead: Buffer | null = head;
+    let pending: Promise<Buffer | null> | null = null;
+    const fetchNext = (): void => {
+      if (next > last) {
+        pending = null;
+        return;
+      }
+      pending = fetchChunk(next++);
+      pending.catch(() => undefined); // handled in read(); a destroyed stream may never ask
+    };
+    let headOut: Buffer | null = head;
     return new Readable({
       highWaterMark: cs,
       read() {
-        if (pendingHead) {
-          const b = pendingHead;
-          pendingHead = null;
+        if (headOut) {
+          const b = headOut;
+          headOut = null;
+          fetchNext();
           this.push(b);
           if (first === last) this.push(null);
           return;
         }
-        if (next > last) {
+        const p = pending;
+        if (!p) {
           this.push(null);
           return;
         }
-        const seq = next++;
-        fetchChunk(seq).then(
+        const isLast = next > last;
+        p.then(
           (b) => {
-            if (!b) this.destroy(new Error('The body was removed while it was being read.'));
-            else {
-              this.push(b);
-              if (seq === last) this.push(null);
+            if (!b) {
+              this.destroy(new Error('The body was removed while it was being read.'));
+              return;
             }
+            fetchNext();
+            this.push(b);
+            if (isLast) this.push(null);
           },
           (err: Error) => this.destroy(err),
         );
