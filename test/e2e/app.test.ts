@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { unzipSync } from 'fflate';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireChromium } from '../helpers/browser.ts';
@@ -65,6 +66,11 @@ function htmlMessage(evil: string): string {
     'Content-Transfer-Encoding: base64',
     '',
     PNG,
+    '--rel',
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Disposition: attachment; filename="notes.txt"',
+    '',
+    'NOTES-9c1e',
     '--rel--',
     '',
   ].join('\r\n');
@@ -205,6 +211,16 @@ describe.skipIf(!ready)('receiver e2e: the app', () => {
     // would block in it (inline handlers, style attributes): reports only, nothing ran or loaded.
     expect(violations.every((v) => /violates the following Content Security Policy/.test(v))).toBe(true);
     await waitForState(e.t, d, 'processed');
+    // "Save all": one ZIP with both files.
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Save all' }).click(),
+    ]);
+    expect(download.suggestedFilename()).toBe('HTML with remote content attachments.zip');
+    const files = unzipSync(new Uint8Array(readFileSync(await download.path())));
+    expect(Object.keys(files).sort()).toEqual(['attachment-1.png', 'notes.txt']);
+    expect(new TextDecoder().decode(files['notes.txt'])).toContain('NOTES-9c1e');
+    expect(Buffer.from(files['attachment-1.png']!).toString('base64')).toBe(PNG);
   });
 
   it('axe-core finds no serious or critical violations (key prompt and message)', async () => {
