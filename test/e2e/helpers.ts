@@ -252,36 +252,64 @@ export async function openAsRecipient(
   keyringPassphrase?: string,
 ): Promise<string> {
   await page.goto(d.link);
+  // A form error that still lets the message open (the key is used, just not kept) is not final.
+  const finalError = async (): Promise<boolean> =>
+    (await page.locator('.form-error').count()) > 0 &&
+    !(await page.locator('.form-error').innerText()).includes('used for now');
+  // Marks the form's field, so that a prompt shown again (a new element) counts as a new state.
+  const mark = (id: string) =>
+    page.evaluate((x) => {
+      const el = document.getElementById(x);
+      if (el) el.dataset.e2eSeen = '1';
+    }, id);
   for (let round = 0; round < 3; round++) {
     await waitShown(page);
     if (await page.locator('.signature [role=status]').count()) break;
+    let field: string;
     if (await page.getByLabel('Message password').count()) {
+      field = 'message-password';
+      await mark(field);
       await page.getByLabel('Message password').fill(c.password ?? '');
       await page.getByRole('button', { name: 'Open message' }).click();
     } else if (await page.getByRole('button', { name: 'Unlock', exact: true }).count()) {
+      field = 'unlock-passphrase';
+      await mark(field);
       await page.getByLabel('Passphrase', { exact: true }).fill(keyringPassphrase ?? c.passphrase ?? '');
       await page.getByRole('button', { name: 'Unlock', exact: true }).click();
     } else if (await page.getByLabel('Key file').count()) {
       if (c.keys.length === 0) break;
+      field = 'key-file';
+      await mark(field);
       await importKeyInPrompt(page, join(keysDir, c.keys[0]!), c.passphrase ?? '');
     } else {
       break; // a problem, shown as such
     }
-    // Wait until the page moved on: the message, a form error, or another prompt.
-    await sleep(150);
+    // Wait until the page moved on: the message shown, another prompt or problem in place of this
+    // form, or this form saying why not (an error, or the password refused).
     await page.waitForFunction(
-      () => {
-        const busy = document.querySelector('article[aria-busy="true"]');
-        const buttons = Array.from(document.querySelectorAll('button[type=submit]'));
-        const submitting = buttons.some((b) => (b as HTMLButtonElement).disabled);
-        return !busy && !submitting;
+      (id) => {
+        if (document.querySelector('.signature [role=status]')) return true;
+        if (document.querySelector('article[aria-busy="true"]')) return false;
+        if (
+          Array.from(document.querySelectorAll('button[type=submit]')).some(
+            (b) => (b as HTMLButtonElement).disabled,
+          )
+        )
+          return false;
+        const el = document.getElementById(id);
+        if (!el || !el.dataset.e2eSeen) return true;
+        const err = document.querySelector('.form-error');
+        if (err && !err.textContent?.includes('used for now')) return true;
+        return document.body.innerText.includes('That password does not open');
       },
-      undefined,
-      { timeout: 30_000 },
+      field,
+      { timeout: 60_000 },
     );
-    await sleep(100);
-    if (await page.locator('.form-error').count()) break;
+    await sleep(50);
+    if (await finalError()) break;
     if (round === 2 || (c.password && (await page.getByText('That password does not open').count()))) break;
+    // The key was imported and the message still asks for one: it is not for this key.
+    if (field === 'key-file' && (await page.getByLabel('Key file').count())) break;
   }
   return page.locator('main').innerText();
 }
