@@ -6,17 +6,19 @@
  * For each: (1) submissions/s of 10 KB S/MIME-shaped messages over 16 connections (each durable
  * before its 201, each queuing a notification), then — once the notifications are written — (2)
  * pickups/s: GET /api/v1/pickup/:id/content of a stored 100 KB message (secret check, state, body
- * stream) over 16 connections. The nodes run as their own processes, like in production.
+ * stream) over 16 connections. The nodes run as their own processes, like in production; all three
+ * configurations run at once and are measured in turn, BENCH_ROUNDS times (default 3), and the
+ * median is reported, so that a shared machine's load falls on all of them alike.
  *
  * PostgreSQL: BENCH_DATABASE (default postgres://postgres@127.0.0.1:5432/test); each configuration
- * gets a fresh database, dropped afterwards. BENCH_SECONDS (default 10) per measurement. Results go
+ * gets a fresh database, dropped afterwards. BENCH_SECONDS (default 5) per measurement. Results go
  * to stdout and bench/out/scale.json; record them in docs/performance.md.
  */
 import autocannon from 'autocannon';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -25,7 +27,8 @@ import { PostgresStore } from '../src/server/store/postgres.ts';
 import { SqliteStore } from '../src/server/store/sqlite.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
+const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const PG_URL = process.env.BENCH_DATABASE ?? 'postgres://postgres@127.0.0.1:5432/test';
 const CONNECTIONS = 16;
 const BASE_URL = 'https://sealpost.example.org';
@@ -124,73 +127,63 @@ async function load(
   };
 }
 
-interface Measured {
+type Load = Awaited<ReturnType<typeof load>>;
+
+/** A configuration under test: its nodes, a sender's key, and a stored 100 KB message to pick up. */
+interface Setup {
   name: string;
-  submissions: Awaited<ReturnType<typeof load>>;
-  pickups: Awaited<ReturnType<typeof load>>;
+  nodes: Node[];
+  apiKey: string;
+  link: { id: string; secret: string };
+  stop(): Promise<void>;
+  submissions: Load[];
+  pickups: Load[];
 }
 
-async function measure(name: string, nodes: Node[], apiKey: string): Promise<Measured> {
-  const auth = { authorization: `Bearer ${apiKey}`, 'content-type': 'message/rfc822' };
-  const small = message(10 * 1024);
-  const submissions = await load(nodes, () => ({
-    path: '/api/v1/messages',
-    method: 'POST',
-    headers: auth,
-    body: small,
-  }));
-  for (const n of nodes) await drainOutbox(n.url);
-
-  // One 100 KB message to pick up, submitted on the first node; its link from the built-in outbox.
+async function pickupLink(node: Node, apiKey: string): Promise<{ id: string; secret: string }> {
+  // One 100 KB message, its link read from the built-in outbox.
   const to = `pickup-${randomId(6).toLowerCase()}@example.net`;
-  const res = await fetch(`${nodes[0]!.url}/api/v1/messages`, {
+  const res = await fetch(`${node.url}/api/v1/messages`, {
     method: 'POST',
-    headers: auth,
+    headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'message/rfc822' },
     body: new Uint8Array(message(100 * 1024, to)),
   });
   if (res.status !== 201) throw new Error(`submission: HTTP ${res.status}`);
-  let link: { id: string; secret: string } | null = null;
-  for (let i = 0; i < 200 && !link; i++) {
-    const mails = (await (await fetch(`${nodes[0]!.url}/api/v1/outbox`)).json()) as {
-      to: string;
-      text: string;
-    }[];
+  for (let i = 0; i < 200; i++) {
+    const mails = (await (await fetch(`${node.url}/api/v1/outbox`)).json()) as { to: string; text: string }[];
     const m = mails
       .filter((x) => x.to === to)
       .map((x) => /\/m\/([A-Za-z0-9_-]+)#([A-Za-z0-9_-]+)/.exec(x.text))
       .find(Boolean);
-    if (m) link = { id: m[1]!, secret: m[2]! };
-    else await new Promise((r) => setTimeout(r, 100));
+    if (m) return { id: m[1]!, secret: m[2]! };
+    await new Promise((r) => setTimeout(r, 100));
   }
-  if (!link) throw new Error('no notification for the pickup message');
-  const pickups = await load(nodes, () => ({
-    path: `/api/v1/pickup/${link.id}/content`,
-    headers: { 'x-sealpost-secret': link.secret },
+  throw new Error('no notification for the pickup message');
+}
+
+async function measureRound(c: Setup): Promise<void> {
+  const small = message(10 * 1024);
+  const submissions = await load(c.nodes, () => ({
+    path: '/api/v1/messages',
+    method: 'POST',
+    headers: { authorization: `Bearer ${c.apiKey}`, 'content-type': 'message/rfc822' },
+    body: small,
   }));
-  const row = { name, submissions, pickups };
+  // The notifications of those submissions are written before the pickups are measured.
+  for (const n of c.nodes) await drainOutbox(n.url);
+  const pickups = await load(c.nodes, () => ({
+    path: `/api/v1/pickup/${c.link.id}/content`,
+    headers: { 'x-sealpost-secret': c.link.secret },
+  }));
+  c.submissions.push(submissions);
+  c.pickups.push(pickups);
   console.log(
-    `${name}: ${submissions.perSecond.toFixed(0)} submissions/s (p99 ${submissions.p99} ms, ${submissions.non2xx} refused), ` +
+    `  ${c.name}: ${submissions.perSecond.toFixed(0)} submissions/s (p99 ${submissions.p99} ms, ${submissions.non2xx} refused), ` +
       `${pickups.perSecond.toFixed(0)} pickups/s (p99 ${pickups.p99} ms, ${pickups.non2xx} non-2xx)`,
   );
-  return row;
 }
 
-async function withDatabase<T>(fn: (url: string) => Promise<T>): Promise<T> {
-  const admin = new pg.Client({ connectionString: PG_URL });
-  await admin.connect();
-  const name = `sealpost_bench_${randomBytes(4).toString('hex')}`;
-  await admin.query(`CREATE DATABASE ${name}`);
-  const u = new URL(PG_URL);
-  u.pathname = `/${name}`;
-  try {
-    return await fn(u.toString());
-  } finally {
-    await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-    await admin.end();
-  }
-}
-
-async function sqliteRun(): Promise<Measured> {
+async function sqliteSetup(): Promise<Setup> {
   const dir = await mkdtemp(join(tmpdir(), 'sealpost-bench-scale-'));
   const store = await SqliteStore.open({ dataDir: dir });
   const apiKey = newApiKey();
@@ -202,66 +195,113 @@ async function sqliteRun(): Promise<Measured> {
   });
   await store.close();
   const node = await startNode(['--data', dir]);
-  try {
-    return await measure('SQLite, 1 node', [node], apiKey);
-  } finally {
-    await stopNode(node);
-    await rm(dir, { recursive: true, force: true });
-  }
+  return {
+    name: 'SQLite, 1 node',
+    nodes: [node],
+    apiKey,
+    link: await pickupLink(node, apiKey),
+    submissions: [],
+    pickups: [],
+    async stop() {
+      await stopNode(node);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
 }
 
-async function postgresRun(count: number): Promise<Measured> {
-  return withDatabase(async (url) => {
-    const store = await PostgresStore.open({ url });
-    const apiKey = newApiKey();
-    await store.addSender({
-      id: randomId(12),
-      email: 'alice@example.org',
-      apiKeyHash: hashToken(apiKey),
-      at: Date.now(),
-    });
-    await store.close();
-    const dirs: string[] = [];
-    const nodes: Node[] = [];
-    try {
-      for (let i = 0; i < count; i++) {
-        const dir = await mkdtemp(join(tmpdir(), 'sealpost-bench-scale-'));
-        dirs.push(dir);
-        nodes.push(await startNode(['--data', dir, '--database', url, '--base-url', BASE_URL]));
-      }
-      return await measure(`PostgreSQL, ${count} node${count > 1 ? 's' : ''}`, nodes, apiKey);
-    } finally {
+async function postgresSetup(admin: pg.Client, count: number): Promise<Setup> {
+  const name = `sealpost_bench_${randomBytes(4).toString('hex')}`;
+  await admin.query(`CREATE DATABASE ${name}`);
+  const u = new URL(PG_URL);
+  u.pathname = `/${name}`;
+  const url = u.toString();
+  const store = await PostgresStore.open({ url });
+  const apiKey = newApiKey();
+  await store.addSender({
+    id: randomId(12),
+    email: 'alice@example.org',
+    apiKeyHash: hashToken(apiKey),
+    at: Date.now(),
+  });
+  await store.close();
+  const dirs: string[] = [];
+  const nodes: Node[] = [];
+  for (let i = 0; i < count; i++) {
+    const dir = await mkdtemp(join(tmpdir(), 'sealpost-bench-scale-'));
+    dirs.push(dir);
+    nodes.push(await startNode(['--data', dir, '--database', url, '--base-url', BASE_URL]));
+  }
+  return {
+    name: `PostgreSQL, ${count} node${count > 1 ? 's' : ''}`,
+    nodes,
+    apiKey,
+    link: await pickupLink(nodes[0]!, apiKey),
+    submissions: [],
+    pickups: [],
+    async stop() {
       for (const n of nodes) await stopNode(n);
       for (const d of dirs) await rm(d, { recursive: true, force: true });
-    }
-  });
+      await admin.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    },
+  };
 }
 
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
 async function main(): Promise<void> {
+  const admin = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
   try {
-    const c = new pg.Client({ connectionString: PG_URL, connectionTimeoutMillis: 3000 });
-    await c.connect();
-    await c.end();
+    await admin.connect();
   } catch (e) {
     console.error(`PostgreSQL is not reachable at ${PG_URL} (${(e as Error).message}); set BENCH_DATABASE.`);
     process.exit(2);
   }
-  console.log(`${DURATION} s per measurement, ${CONNECTIONS} connections in all, ${cpus().length} CPUs\n`);
-  const rows = [await sqliteRun(), await postgresRun(1), await postgresRun(2)];
-  const w = 22;
-  const line = (label: string, f: (r: Measured) => string): string =>
-    `${label.padEnd(26)}${rows.map((r) => f(r).padStart(w)).join('')}`;
-  console.log(`\n${line('', (r) => r.name)}`);
-  console.log(line('submissions/s (10 KB)', (r) => r.submissions.perSecond.toFixed(0)));
-  console.log(line('  p99 latency', (r) => `${r.submissions.p99} ms`));
-  console.log(line('pickups/s (100 KB)', (r) => r.pickups.perSecond.toFixed(0)));
-  console.log(line('  p99 latency', (r) => `${r.pickups.p99} ms`));
-  const outDir = join(ROOT, 'bench/out');
-  await mkdir(outDir, { recursive: true });
-  await writeFile(
-    join(outDir, 'scale.json'),
-    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, seconds: DURATION, rows }, null, 2)}\n`,
+  console.log(
+    `${ROUNDS} rounds × ${DURATION} s per measurement, configurations interleaved; ${CONNECTIONS} connections in all, ${cpus().length} CPUs, load average ${loadavg()[0]!.toFixed(1)}\n`,
   );
+  const setups: Setup[] = [];
+  try {
+    setups.push(await sqliteSetup(), await postgresSetup(admin, 1), await postgresSetup(admin, 2));
+    for (let round = 1; round <= ROUNDS; round++) {
+      console.log(`round ${round}:`);
+      for (const c of setups) await measureRound(c);
+    }
+    const w = 22;
+    const line = (label: string, f: (c: Setup) => string): string =>
+      `${label.padEnd(28)}${setups.map((c) => f(c).padStart(w)).join('')}`;
+    console.log(`\nmedian of ${ROUNDS} rounds`);
+    console.log(line('', (c) => c.name));
+    console.log(
+      line('submissions/s (10 KB)', (c) => median(c.submissions.map((x) => x.perSecond)).toFixed(0)),
+    );
+    console.log(line('  p99 latency (median)', (c) => `${median(c.submissions.map((x) => x.p99))} ms`));
+    console.log(line('pickups/s (100 KB)', (c) => median(c.pickups.map((x) => x.perSecond)).toFixed(0)));
+    console.log(line('  p99 latency (median)', (c) => `${median(c.pickups.map((x) => x.p99))} ms`));
+    console.log(`load average at the end: ${loadavg()[0]!.toFixed(1)}`);
+    const outDir = join(ROOT, 'bench/out');
+    await mkdir(outDir, { recursive: true });
+    await writeFile(
+      join(outDir, 'scale.json'),
+      `${JSON.stringify(
+        {
+          date: new Date().toISOString(),
+          node: process.version,
+          cpus: cpus().length,
+          seconds: DURATION,
+          rounds: ROUNDS,
+          results: setups.map((c) => ({ name: c.name, submissions: c.submissions, pickups: c.pickups })),
+        },
+        null,
+        2,
+      )}\n`,
+    );
+  } finally {
+    for (const c of setups) await c.stop();
+    await admin.end();
+  }
 }
 
 await main();
