@@ -61,15 +61,17 @@ async function sha256Hex(bytes: Uint8Array): Promise<string> {
  * them would load the S/MIME half of core at every start, which only S/MIME messages need.
  */
 async function installServerTrust(keystore: Keystore, config: ReceiverConfig): Promise<void> {
-  if (config.trustAnchors.length === 0) return;
   const dismissed = new Set(
     JSON.parse(localStorage.getItem('sealpost:dismissed-anchors') ?? '[]') as string[],
   );
-  const known = new Set((await keystore.list()).map((e) => `${e.type}:${e.id}`));
+  const listed = await keystore.list();
+  const known = new Set(listed.map((e) => `${e.type}:${e.id}`));
+  const current = new Set<string>();
   const fresh: KeyEntry[] = [];
   for (const [i, p] of config.trustAnchors.entries()) {
     for (const der of pemCertificates(p)) {
       const id = await sha256Hex(der);
+      current.add(id);
       if (known.has(`certificate:${id}`) || dismissed.has(id)) continue;
       const subject = config.trustAnchorSubjects?.[i];
       fresh.push({
@@ -82,6 +84,10 @@ async function installServerTrust(keystore: Keystore, config: ReceiverConfig): P
     }
   }
   if (fresh.length) await keystore.add(fresh, 'server');
+  // The server's list is authoritative for what it provided: an anchor it no longer lists goes.
+  for (const e of listed)
+    if (e.source === 'server' && e.type === 'certificate' && !current.has(e.id))
+      await keystore.remove(e.type, e.id);
 }
 
 export function App({ config }: { config: ReceiverConfig }) {

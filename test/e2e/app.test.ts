@@ -432,6 +432,48 @@ describe.skipIf(!ready)('receiver e2e: the app', () => {
     await context.close();
   });
 
+  it('the server’s trust anchors are installed, and one it no longer lists is removed', async () => {
+    const { page: p, context } = await newPage(e);
+    await p.goto(`${e.t.url}/receiver/`);
+    const trusted = p.locator('section:has(#trusted)');
+    await trusted.getByText('Public Corpus Root CA').waitFor();
+    expect(await trusted.innerText()).toContain('provided by this server');
+    // An anchor an earlier version of the server's list had.
+    await p.evaluate(async () => {
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const r = indexedDB.open('sealpost-keyring');
+        r.onsuccess = () => resolve(r.result);
+        r.onerror = () => reject(r.error);
+      });
+      const entry = {
+        type: 'certificate',
+        id: 'deadbeef',
+        label: 'Withdrawn CA',
+        certificate: new Uint8Array([48]),
+        trusted: true,
+      };
+      await new Promise<void>((resolve, reject) => {
+        const tx = db.transaction('entries', 'readwrite');
+        tx.objectStore('entries').put({
+          key: 'certificate:deadbeef',
+          type: 'certificate',
+          id: 'deadbeef',
+          label: 'Withdrawn CA',
+          addedAt: new Date().toISOString(),
+          source: 'server',
+          entry,
+        });
+        tx.oncomplete = () => resolve();
+        tx.onerror = () => reject(tx.error);
+      });
+      db.close();
+    });
+    await p.reload();
+    await trusted.getByText('Public Corpus Root CA').waitFor();
+    expect(await trusted.innerText()).not.toContain('Withdrawn CA');
+    await context.close();
+  });
+
   it('reopening the HTML message link in a new tab without the fragment says the link is incomplete', async () => {
     const { page: p, context } = await newPage(e);
     await p.goto(htmlLink.split('#')[0]!);
