@@ -19,7 +19,12 @@ async function openInSchema(schema: string): Promise<PostgresStore> {
   return PostgresStore.open({ url: PG_URL, schema, poolSize: 4 });
 }
 
-if (hasPg) {
+if (!hasPg) {
+  // Reported as skipped (with the banner above), never as passed.
+  describe.skip('Store contract: postgres — PostgreSQL unreachable', () => {
+    it('runs the whole Store contract against PostgreSQL', () => undefined);
+  });
+} else {
   storeContract('postgres', async () => {
     const s = await createTestSchema();
     const store = await openInSchema(s.schema);
