@@ -84,12 +84,20 @@ export async function startServer(argv: string[], options: StartOptions = {}): P
     ]);
   const tls = await readTls(config);
 
-  const store = await openStore({
-    dataDir: config.data,
-    database: config.database,
-    poolSize: config.databasePool,
-    onError: (err) => logger.warn({ err }, 'database connection lost (the pool reconnects)'),
-  });
+  let store: Store;
+  try {
+    store = await openStore({
+      dataDir: config.data,
+      database: config.database,
+      poolSize: config.databasePool,
+      onError: (err) => logger.warn({ err }, 'database connection lost (the pool reconnects)'),
+    });
+  } catch (e) {
+    if (!config.database) throw e;
+    throw new ConfigError([
+      `--database: cannot open the PostgreSQL store at ${redactDatabaseUrl(config.database)} (${(e as Error).message}).`,
+    ]);
+  }
   const recovered = await store.recover();
   if (recovered.removedStaged + recovered.removedOrphans > 0)
     logger.warn(recovered, 'removed uncommitted message files left by an interrupted run');

@@ -20,6 +20,7 @@ import pg from 'pg';
 import { SMTPServer } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/server/config.ts';
+import { startServer } from '../../src/server/main.ts';
 import { ROOT } from '../helpers/paths.ts';
 import { freePort, linkIn, parseMail, sleep, waitUntil } from './helpers.ts';
 import { createTestDatabase, requirePostgres } from './pg.ts';
@@ -58,6 +59,38 @@ describe('settings for the PostgreSQL store', () => {
     expect(() => loadConfig(['--database', 'postgres://h/db', '--sealing-key', SEALING_KEY], {})).toThrow(
       /--base-url/,
     );
+  });
+});
+
+describe('a node whose PostgreSQL cannot be reached', () => {
+  it('stops with a settings error naming the database (password hidden), not a stack trace', async () => {
+    const port = await freePort(); // nothing listens there
+    const dir = await mkdtemp(join(tmpdir(), 'sealpost-nodb-'));
+    try {
+      await expect(
+        startServer(
+          [
+            '--database',
+            `postgres://sp:hunter2@127.0.0.1:${port}/sealpost`,
+            '--sealing-key',
+            SEALING_KEY,
+            '--base-url',
+            BASE_URL,
+            '--data',
+            dir,
+            '--port',
+            '0',
+            '--smtp-port',
+            'off',
+          ],
+          { env: {}, print: null, logDestination: { write: () => undefined } },
+        ),
+      ).rejects.toThrow(
+        /--database: cannot open the PostgreSQL store at postgres:\/\/sp:\*\*\*@127\.0\.0\.1/,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
