@@ -145,6 +145,23 @@ describe.skipIf(!hasPg)('PostgresStore specifics', () => {
     expect(claimedB.length).toBeGreaterThan(0);
   });
 
+  it('two nodes expiring at once split the due messages between them (SKIP LOCKED)', async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) ids.push((await storeMessage(a, new Uint8Array(randomBytes(10)))).id);
+    const gotA: string[] = [];
+    const gotB: string[] = [];
+    for (let round = 0; round < 50; round++) {
+      const [x, y] = await Promise.all([a.expireDue(20_000, 3), b.expireDue(20_000, 3)]);
+      gotA.push(...x);
+      gotB.push(...y);
+      if (x.length === 0 && y.length === 0) break;
+    }
+    const all = [...gotA, ...gotB].filter((x) => ids.includes(x));
+    expect(new Set(all).size).toBe(all.length); // nobody expired a message twice
+    expect(new Set(all)).toEqual(new Set(ids));
+    for (const id of ids) expect((await a.listDeliveries(id)).every((d) => d.state === 'expired')).toBe(true);
+  });
+
   it("recover() leaves another live node's upload alone and drops its own leftovers", async () => {
     const wa = await a.createBodyWriter();
     await wa.write(new Uint8Array(randomBytes(PG_CHUNK_SIZE + 10)));
