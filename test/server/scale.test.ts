@@ -228,12 +228,15 @@ describe.skipIf(!hasPg)('two sealpost serve nodes sharing PostgreSQL', () => {
   let sinkPort: number;
   const received: SinkMail[] = [];
   let parsing: Promise<void> = Promise.resolve();
+  /** How long the sink holds its 250 after a mail's last byte, and how many it holds right now. */
+  let ackDelay = 150;
+  let pendingAcks = 0;
 
   beforeAll(async () => {
     db = await createTestDatabase();
     admin = new pg.Client({ connectionString: db.url });
     await admin.connect();
-    // The upstream: acknowledges each mail 150 ms after its last byte, keeping sends in flight.
+    // The upstream: acknowledges each mail `ackDelay` ms after its last byte, keeping sends in flight.
     sinkPort = await freePort();
     sink = new SMTPServer({
       authOptional: true,
@@ -243,7 +246,9 @@ describe.skipIf(!hasPg)('two sealpost serve nodes sharing PostgreSQL', () => {
         const chunks: Buffer[] = [];
         stream.on('data', (c: Buffer) => chunks.push(c));
         stream.on('end', () => {
+          pendingAcks++;
           setTimeout(() => {
+            pendingAcks--;
             // The upstream takes responsibility here (and answers 250), whether or not the client
             // is still there to read it.
             const raw = Buffer.concat(chunks);
@@ -257,7 +262,7 @@ describe.skipIf(!hasPg)('two sealpost serve nodes sharing PostgreSQL', () => {
               });
             });
             callback();
-          }, 150);
+          }, ackDelay);
         });
       },
     });
@@ -403,19 +408,23 @@ describe.skipIf(!hasPg)('two sealpost serve nodes sharing PostgreSQL', () => {
     const before = received.length;
     const n = 40;
     const ids = new Set<string>();
-    for (let i = 0; i < n; i += 8) {
-      await Promise.all(
-        Array.from({ length: 8 }, async (_, j) => {
-          const res = await submitStream(a.url, apiKey, smimeMessage(`k${i + j}@example.com`, 3000));
-          expect(res.status).toBe(201);
-          ids.add((res.json as { deliveries: { id: string }[] }).deliveries[0]!.id);
-        }),
-      );
-    }
-    // Kill A while mails are in flight (the sink holds each 250 for 150 ms).
-    await waitUntil(() => received.length >= before + 3, 20_000, 'the first notifications');
+    const submitOne = async (i: number): Promise<void> => {
+      const res = await submitStream(a.url, apiKey, smimeMessage(`k${i}@example.com`, 3000));
+      expect(res.status).toBe(201);
+      ids.add((res.json as { deliveries: { id: string }[] }).deliveries[0]!.id);
+    };
+    // The sink now holds each 250 for 3 s. The first submission wakes A's worker at once (B only
+    // polls each second): A claims it and sends it, and is waiting for the 250 …
+    ackDelay = 3000;
+    await submitOne(0);
+    await waitUntil(() => pendingAcks >= 1, 10_000, "A's first mail to reach the sink");
+    // … while the others are submitted, and A (and B) claim and send more of them …
+    for (let i = 1; i < n; i += 13)
+      await Promise.all(Array.from({ length: Math.min(13, n - i) }, (_, j) => submitOne(i + j)));
+    // … when A is killed, holding leases on mails in flight.
     a.child.kill('SIGKILL');
     await a.exited;
+    ackDelay = 150;
     const killedAt = Date.now();
     // B sends the rest, and A's leased mails once the 5 s lease has run out.
     await waitUntil(async () => (await outboxCounts()).queued === undefined, 60_000, 'the outbox to drain');
@@ -437,13 +446,22 @@ describe.skipIf(!hasPg)('two sealpost serve nodes sharing PostgreSQL', () => {
     expect(duplicates).toBeLessThanOrEqual(8);
     const counts = await outboxCounts();
     expect(counts.sent).toBeGreaterThanOrEqual(n);
+    // A died holding leases: those mails were claimed again (a second attempt) once the lease ran out.
+    const takenOver = (
+      await admin.query(
+        "SELECT COUNT(*)::int AS n FROM outbox WHERE delivery_id = ANY($1::text[]) AND state = 'sent' AND attempts >= 2",
+        [[...ids]],
+      )
+    ).rows[0].n as number;
+    expect(takenOver).toBeGreaterThanOrEqual(1);
+    expect(duplicates).toBeLessThanOrEqual(takenOver);
     const notified = await admin.query(
       "SELECT COUNT(*)::int AS n FROM deliveries WHERE id = ANY($1::text[]) AND state = 'notified'",
       [[...ids]],
     );
     expect(notified.rows[0].n).toBe(n);
     console.log(
-      `node A killed mid-send: ${n} notifications, ${mine.length} mails at the sink, ${duplicates} resent with the same Message-ID, drained ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill`,
+      `node A killed mid-send: ${n} notifications, ${takenOver} taken over after A's lease ran out, ${mine.length} mails at the sink, ${duplicates} resent with the same Message-ID, drained ${((Date.now() - killedAt) / 1000).toFixed(1)} s after the kill`,
     );
   });
 });

@@ -80,8 +80,9 @@ export class OutboxWorker {
 
   /** One round; true when the batch was full (there may be more). */
   async tick(): Promise<boolean> {
-    const items = await this.ctx.store.claimMail(this.ctx.now(), this.leaseMs, this.batch);
-    await Promise.all(items.map((i) => this.process(i)));
+    const claimedAt = this.ctx.now();
+    const items = await this.ctx.store.claimMail(claimedAt, this.leaseMs, this.batch);
+    await Promise.all(items.map((i) => this.process(i, claimedAt)));
     return items.length === this.batch;
   }
 
@@ -91,7 +92,7 @@ export class OutboxWorker {
     return Math.round(d * (0.9 + Math.random() * 0.2));
   }
 
-  private async process(item: MailItem): Promise<void> {
+  private async process(item: MailItem, claimedAt: number): Promise<void> {
     const { store, logger, metrics } = this.ctx;
     let expiresAt = Number.POSITIVE_INFINITY;
     try {
@@ -105,6 +106,12 @@ export class OutboxWorker {
           this.ctx.now(),
           'the delivery no longer needs this mail',
         );
+        return;
+      }
+      // A send starts only in the first half of the lease, so it has the other half to finish before
+      // another node may take the mail over (several nodes share one outbox on PostgreSQL).
+      if (this.ctx.now() - claimedAt > this.leaseMs / 2) {
+        await store.retryMail(item.id, item.leaseToken, this.ctx.now(), 'lease half over before sending');
         return;
       }
       await this.transport.send(mail);
