@@ -85,6 +85,16 @@ const B64_DECODE = new Int16Array(256).fill(-1);
 for (let i = 0; i < B64.length; i++) B64_DECODE[B64.charCodeAt(i)] = i;
 B64_DECODE['-'.charCodeAt(0)] = 62; // base64url, tolerated
 B64_DECODE['_'.charCodeAt(0)] = 63;
+/** Two base64 characters (as a 16-bit index) → their 12 bits, or 0xffff when either is not base64. */
+const PAIRS = new Uint16Array(65536).fill(0xffff);
+for (let a = 0; a < 256; a++) {
+  const va = B64_DECODE[a]!;
+  if (va < 0) continue;
+  for (let b = 0; b < 256; b++) {
+    const vb = B64_DECODE[b]!;
+    if (vb >= 0) PAIRS[(a << 8) | b] = (va << 6) | vb;
+  }
+}
 const WS = new Uint8Array(256);
 for (const c of [9, 10, 13, 32]) WS[c] = 1;
 
@@ -103,16 +113,15 @@ export function base64Decode(input: Uint8Array | string, lenient = false): Uint8
   let bits = 0;
   let i = 0;
   while (i < n) {
-    // Fast path: four base64 characters at a quantum boundary (the common case of 76-column lines).
+    // Fast path: four base64 characters at a quantum boundary (the common case of 76-column lines),
+    // two characters per table lookup.
     if (bits === 0 && i + 3 < n) {
-      const a = T[src[i]!]!;
-      const b = T[src[i + 1]!]!;
-      const c = T[src[i + 2]!]!;
-      const d = T[src[i + 3]!]!;
-      if ((a | b | c | d) >= 0) {
-        out[o] = (a << 2) | (b >> 4);
-        out[o + 1] = ((b & 15) << 4) | (c >> 2);
-        out[o + 2] = ((c & 3) << 6) | d;
+      const hi = PAIRS[(src[i]! << 8) | src[i + 1]!]!;
+      const lo = PAIRS[(src[i + 2]! << 8) | src[i + 3]!]!;
+      if (((hi | lo) & 0x8000) === 0) {
+        out[o] = hi >> 4;
+        out[o + 1] = ((hi & 15) << 4) | (lo >> 8);
+        out[o + 2] = lo & 0xff;
         o += 3;
         i += 4;
         continue;
