@@ -73,7 +73,7 @@ export function toArrayBuffer(bytes: Uint8Array): ArrayBuffer {
 }
 
 export async function sha256(bytes: Uint8Array): Promise<Uint8Array> {
-  return new Uint8Array(await crypto.subtle.digest('SHA-256', toArrayBuffer(bytes)));
+  return new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
 }
 
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {

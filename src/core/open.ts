@@ -9,7 +9,7 @@ import type { OpenContext } from './context.ts';
 import { SealpostError, asSealpostError, limitExceeded, malformed, unsupported } from './errors.ts';
 import type { Keyring } from './keyring.ts';
 import { resolveLimits, type Limits } from './limits.ts';
-import { extractContent } from './mime/content.ts';
+import { extractContent, type MessageContent } from './mime/content.ts';
 import { decodeBody, parseEntity, splitMultipart, textEntity, toCrlf, type Entity } from './mime/entity.ts';
 import { normalizeAddress } from './mime/addresses.ts';
 import { parseHeaderBlock } from './mime/headers.ts';
@@ -80,6 +80,7 @@ async function peel(
   let encrypted = false;
   let current = bytes;
   let withheld = false; // content under an invalid signature is never returned
+  let prefetched: Promise<Settled<MessageContent>> | null = null;
   const setProtocol = (p: Protocol): void => {
     if (protocol === 'plain') protocol = p;
   };
@@ -140,24 +141,35 @@ async function peel(
       const signed = parts[0]!;
       const signatureEntity = parseEntity(parts[1]!, limits);
       const signature = decodeBody(signatureEntity);
-      let layer: SignedLayer;
+      let verifying: Promise<SignedLayer>;
       if (proto === 'application/pkcs7-signature' || proto === 'application/x-pkcs7-signature') {
         setProtocol('smime');
         const smime = await import('./smime/index.ts');
-        layer = (await smime.verifySignedData(signature, toCrlf(signed), ctx)).layer;
+        verifying = smime.verifySignedData(signature, toCrlf(signed), ctx).then((r) => r.layer);
       } else if (proto === 'application/pgp-signature') {
         setProtocol('pgp-mime');
         const pgp = await import('./openpgp/index.ts');
-        layer = await pgp.verifyOpenPgpDetached(toCrlf(signed), signature, ctx);
+        verifying = pgp.verifyOpenPgpDetached(toCrlf(signed), signature, ctx);
       } else {
         throw unsupported(`multipart/signed protocol ${proto || '(none)'}`);
       }
+      // When the signed part is the final content, read it while the signature is being checked
+      // (the digest runs on the crypto thread pool). Nothing read here is returned unless the
+      // check passes: an invalid signature discards it below.
+      const early = isFinalContent(signed, limits)
+        ? settle(extractContent(withHeaders(signed, limits), limits))
+        : null;
+      const layer = await verifying;
       addLayer(layer);
       if (signatureOf(layer).status === 'invalid') {
         withheld = true;
         break;
       }
       current = signed;
+      if (early) {
+        prefetched = early;
+        break;
+      }
       continue;
     }
 
@@ -237,14 +249,11 @@ async function peel(
     signature.fromMatches =
       normalizeAddress(signature.signer) === ctx.fromAddress || signature.fromMatches === true;
   }
-  // Signed or encrypted bare text without MIME headers (RFC 4134's samples, some old tools).
-  if (!withheld) {
-    const head = parseHeaderBlock(current, limits.maxHeaderBytes);
-    if (!head.complete && head.fields.length === 0) current = textEntity(current);
-  }
   const content = withheld
     ? { text: '', html: null, attachments: [] }
-    : await extractContent(current, limits);
+    : prefetched
+      ? unwrap(await prefetched)
+      : await extractContent(withHeaders(current, limits), limits);
   return {
     protocol,
     encrypted,
@@ -260,6 +269,53 @@ async function peel(
     html: content.html,
     attachments: content.attachments,
   };
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** A promise that never rejects (so a discarded one raises no unhandled rejection). */
+function settle<T>(p: Promise<T>): Promise<Settled<T>> {
+  return p.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+}
+
+function unwrap<T>(s: Settled<T>): T {
+  if (s.ok) return s.value;
+  throw s.error;
+}
+
+/** Signed or encrypted bare text without MIME headers (RFC 4134's samples, some old tools). */
+function withHeaders(bytes: Uint8Array, limits: Limits): Uint8Array {
+  const head = parseHeaderBlock(bytes, limits.maxHeaderBytes);
+  return !head.complete && head.fields.length === 0 ? textEntity(bytes) : bytes;
+}
+
+/** Is this entity plain content, with no further secure layer for the peel loop to open? */
+function isFinalContent(bytes: Uint8Array, limits: Limits): boolean {
+  const entity = parseEntity(bytes, limits);
+  const type = entity.contentType.value;
+  const filename = (
+    entity.contentType.params.name ??
+    entity.contentDisposition.params.filename ??
+    ''
+  ).toLowerCase();
+  if (
+    type === 'application/pkcs7-mime' ||
+    type === 'application/x-pkcs7-mime' ||
+    type === 'multipart/signed' ||
+    type === 'multipart/encrypted' ||
+    type === 'application/pgp-encrypted' ||
+    type === 'application/pgp' ||
+    type === 'message/rfc822' ||
+    type === 'message/global' ||
+    (type === 'application/octet-stream' && /\.(p7m|pgp|gpg)$/.test(filename))
+  )
+    return false;
+  if (type === 'text/plain' && entity.body.length < 16 * 1024 * 1024)
+    return leadingArmor(decodeBody(entity)) === null;
+  return type !== 'text/plain';
 }
 
 interface InlineResult {

@@ -92,6 +92,27 @@ export async function verifySigned(
   if (is(fields[k], CONTEXT, 1)) k++; // CRLs: not used (revocation checking is out of scope offline)
   const signerInfos = children(der, expect(fields[k], UNIVERSAL, T.SET, 'signerInfos'));
 
+  // Start the content digests first: they run on the crypto thread pool while the caller (and the
+  // certificate work below) carries on, which matters for large messages.
+  const digests = new Map<string, Promise<Uint8Array | null>>();
+  const contentDigest = (name: string): Promise<Uint8Array | null> => {
+    let d = digests.get(name);
+    if (!d) {
+      d = digest(name, signedContent).catch(() => null);
+      digests.set(name, d);
+    }
+    return d;
+  };
+  for (const si of signerInfos) {
+    try {
+      const f = children(der, si);
+      const alg = algorithm(der, f[2]!);
+      if (is(f[3], CONTEXT, 0)) void contentDigest(DIGESTS[alg.oid]?.name ?? alg.oid);
+    } catch {
+      // A malformed SignerInfo is reported by verifySignerInfo below.
+    }
+  }
+
   const keyringCerts: Candidate[] = [];
   for (const e of entriesOfType(ctx.keyring, 'certificate'))
     keyringCerts.push(...safeCandidate(e.certificate));
@@ -106,7 +127,17 @@ export async function verifySigned(
   const signatures: SignatureReport[] = [];
   for (const si of signerInfos) {
     signatures.push(
-      await verifySignerInfo(der, si, signedContent, eContentType, messageCerts, keyringCerts, anchors, ctx),
+      await verifySignerInfo(
+        der,
+        si,
+        signedContent,
+        contentDigest,
+        eContentType,
+        messageCerts,
+        keyringCerts,
+        anchors,
+        ctx,
+      ),
     );
   }
   if (signatures.length === 0)
@@ -191,6 +222,7 @@ async function verifySignerInfo(
   der: Uint8Array,
   si: Tlv,
   signedContent: Uint8Array,
+  contentDigest: (name: string) => Promise<Uint8Array | null>,
   eContentType: string,
   messageCerts: Candidate[],
   keyringCerts: Candidate[],
@@ -254,7 +286,7 @@ async function verifySignerInfo(
 
   // The maths: content digest, then the signature.
   if (messageDigest) {
-    const d = await digest(digestName, signedContent);
+    const d = await contentDigest(digestName);
     if (!d) {
       report.status = 'unknown-signer';
       report.problems.push(
