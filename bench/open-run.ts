@@ -4,6 +4,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { MemoryKeyring, importKeyFile, openMessage } from '../src/core/index.ts';
+import { useNodeAcceleration } from '../src/cli/native.ts';
+
+// As `sealpost open` does: Node's native base64 for large bodies.
+useNodeAcceleration();
 
 const [file, ...rest] = process.argv.slice(2);
 const keys: string[] = [];

@@ -10,6 +10,7 @@ import {
   type SignatureReport,
 } from '../core/index.ts';
 import { CliError, keyringFromArgs, readFileBytes } from './keyargs.ts';
+import { useNodeAcceleration } from './native.ts';
 import type { Command } from './main.ts';
 
 const USAGE =
@@ -49,6 +50,7 @@ be, 64 for a usage error.`,
       if (positionals.length !== 1) throw new CliError(`Give exactly one message file.\nUsage: ${USAGE}`);
       const message = await readFileBytes(positionals[0]!, 'message');
       const keyring = await keyringFromArgs(values.key, values.trust, values.passphrase);
+      useNodeAcceleration();
       const report = await openMessage(message, {
         keyring,
         ...(values.password !== undefined ? { password: values.password } : {}),

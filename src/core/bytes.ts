@@ -111,7 +111,26 @@ const nativeFromBase64 = (
 ).fromBase64;
 const asciiDecoder = new TextDecoder('latin1');
 
+/**
+ * A faster decoder the host may provide for large bodies (the CLI passes Node's native one). Core
+ * stays free of platform imports; it only calls what it is given. It is used only for lenient
+ * decoding (transfer encodings), and must follow the same rules: skip white space and other
+ * non-alphabet bytes, stop at the first '=' (test/core/mime checks Node's against ours).
+ */
+let hostDecoder: ((ascii: Uint8Array) => Uint8Array) | null = null;
+
+export function useHostBase64Decoder(decoder: ((ascii: Uint8Array) => Uint8Array) | null): void {
+  hostDecoder = decoder;
+}
+
 export function base64Decode(input: Uint8Array | string, lenient = false): Uint8Array {
+  if (hostDecoder && lenient && typeof input !== 'string' && input.length > 65536) {
+    try {
+      return hostDecoder(input);
+    } catch {
+      // fall through to our decoder
+    }
+  }
   if (nativeFromBase64 && input.length > 65536) {
     try {
       // Skips ASCII white space like we do; anything else (junk, '=' inside) throws: then our

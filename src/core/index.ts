@@ -8,6 +8,7 @@ export * from './keyring.ts';
 export type { OpenContext } from './context.ts';
 export {
   base64Decode,
+  useHostBase64Decoder,
   base64Encode,
   concatBytes,
   equalBytes,
