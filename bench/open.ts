@@ -5,10 +5,10 @@
  *   SEALPOST_BENCH_MB=100 npm run bench:open
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, closeSync, writeSync, statSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { FIXTURES, ROOT } from '../test/helpers/paths.ts';
+import { makeBenchMime, timed, type Measure } from './lib.ts';
 
 const MB = Number(process.env.SEALPOST_BENCH_MB ?? 100);
 const out = join(ROOT, 'bench/out');
@@ -17,46 +17,6 @@ const GNUPGHOME = join(FIXTURES, 'gnupg');
 mkdirSync(out, { recursive: true });
 if (!existsSync(join(K, 'bob.p12')))
   execFileSync('bash', [join(ROOT, 'test/fixtures/make.sh')], { stdio: 'inherit' });
-
-/** A MIME message with a text part and an attachment, whose size is about MB megabytes. */
-function makeMime(path: string): void {
-  if (existsSync(path) && Math.abs(statSync(path).size - MB * 1e6) < MB * 1e5) return;
-  const fd = openSync(path, 'w');
-  const w = (s: string): void => void writeSync(fd, s);
-  w('Content-Type: multipart/mixed; boundary="bench-boundary"\r\n\r\n--bench-boundary\r\n');
-  w(
-    'Content-Type: text/plain; charset=utf-8\r\n\r\nThe benchmark message. MARK-bench\r\n--bench-boundary\r\n',
-  );
-  w('Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename="data.bin"\r\n');
-  w('Content-Transfer-Encoding: base64\r\n\r\n');
-  const rawBytes = Math.floor((MB * 1e6 * 0.74) / 57) * 57;
-  for (let done = 0; done < rawBytes;) {
-    const n = Math.min(57 * 16384, rawBytes - done);
-    const b64 = randomBytes(n).toString('base64');
-    const lines: string[] = [];
-    for (let i = 0; i < b64.length; i += 76) lines.push(b64.slice(i, i + 76));
-    w(`${lines.join('\r\n')}\r\n`);
-    done += n;
-  }
-  w('--bench-boundary--\r\n');
-  closeSync(fd);
-}
-
-interface Measure {
-  ms: number;
-  maxRssMb: number;
-}
-
-function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Measure {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', cmd, ...args], {
-    env,
-    encoding: 'utf8',
-    maxBuffer: 1 << 20,
-  });
-  if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr.slice(-500)}`);
-  const [secs, kb] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
-  return { ms: Math.round(secs! * 1000), maxRssMb: Math.round(kb! / 1024) };
-}
 
 function ours(file: string, args: string[]): Measure & Record<string, unknown> {
   const r = spawnSync(process.execPath, ['--import', 'tsx', join(ROOT, 'bench/open-run.ts'), file, ...args], {
@@ -69,7 +29,7 @@ function ours(file: string, args: string[]): Measure & Record<string, unknown> {
 }
 
 const mime = join(out, `bench-${MB}mb.mime`);
-makeMime(mime);
+makeBenchMime(mime, MB);
 const smime = join(out, `bench-${MB}mb-smime.eml`);
 const pgp = join(out, `bench-${MB}mb-pgp.eml`);
 const asc = join(out, `bench-${MB}mb.asc`);

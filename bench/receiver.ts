@@ -15,8 +15,7 @@
  * and for the peers their wall time and peak RSS (/usr/bin/time). Prints a Markdown table.
  *   BENCH_SIZES=1,50 npm run bench:receiver
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import {
   closeSync,
   existsSync,
@@ -35,35 +34,12 @@ import { buildReceiver } from '../test/e2e/helpers.ts';
 import { launchChromium } from '../test/helpers/browser.ts';
 import { CORPUS, ROOT } from '../test/helpers/paths.ts';
 import { linkIn, outbox, sleep, startTestServer, submit } from '../test/server/helpers.ts';
+import { makeBenchMime, timed } from './lib.ts';
 
 const SIZES = (process.env.BENCH_SIZES ?? '1,50').split(',').map(Number);
 const K = join(CORPUS, 'keys');
 const out = join(ROOT, 'bench/out');
 mkdirSync(out, { recursive: true });
-
-/** A MIME entity with a text part and a random attachment, about `mb` megabytes. */
-function makeMime(path: string, mb: number): void {
-  if (existsSync(path)) return;
-  const fd = openSync(path, 'w');
-  const w = (s: string): void => void writeSync(fd, s);
-  w('Content-Type: multipart/mixed; boundary="bench-boundary"\r\n\r\n--bench-boundary\r\n');
-  w(
-    'Content-Type: text/plain; charset=utf-8\r\n\r\nThe benchmark message. MARK-bench\r\n--bench-boundary\r\n',
-  );
-  w('Content-Type: application/octet-stream\r\nContent-Disposition: attachment; filename="data.bin"\r\n');
-  w('Content-Transfer-Encoding: base64\r\n\r\n');
-  const rawBytes = Math.floor((mb * 1e6 * 0.74) / 57) * 57;
-  for (let done = 0; done < rawBytes;) {
-    const n = Math.min(57 * 16384, rawBytes - done);
-    const b64 = randomBytes(n).toString('base64');
-    const lines: string[] = [];
-    for (let i = 0; i < b64.length; i += 76) lines.push(b64.slice(i, i + 76));
-    w(`${lines.join('\r\n')}\r\n`);
-    done += n;
-  }
-  w('--bench-boundary--\r\n');
-  closeSync(fd);
-}
 
 const gnupg = mkdtempSync(join(tmpdir(), 'sealpost-bench-gpg-'));
 const gpg = (args: string[]): void => {
@@ -73,7 +49,7 @@ gpg(['--pinentry-mode', 'loopback', '--passphrase', 'bob-pass', '--import', join
 
 function makeMessages(mb: number): { smime: string; pgp: string; asc: string } {
   const mime = join(out, `receiver-${mb}mb.mime`);
-  makeMime(mime, mb);
+  makeBenchMime(mime, mb);
   const smime = join(out, `receiver-${mb}mb-smime.eml`);
   const asc = join(out, `receiver-${mb}mb.asc`);
   const pgp = join(out, `receiver-${mb}mb-pgp.eml`);
@@ -110,17 +86,6 @@ function makeMessages(mb: number): { smime: string; pgp: string; asc: string } {
     closeSync(fd);
   }
   return { smime, pgp, asc };
-}
-
-interface Peer {
-  ms: number;
-  rssMb: number;
-}
-function timed(cmd: string, args: string[]): Peer {
-  const r = spawnSync('/usr/bin/time', ['-f', '%e %M', cmd, ...args], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr.slice(-500)}`);
-  const [secs, kb] = r.stderr.trim().split('\n').pop()!.split(' ').map(Number);
-  return { ms: secs! * 1000, rssMb: kb! / 1024 };
 }
 
 /** RSS of every process under this one (the browser and its renderers, GPU, utility processes). */
@@ -250,7 +215,7 @@ try {
       const row =
         `| ${name} | ${sizeMb.toFixed(1)} MB | ${(o.openMs / 1000).toFixed(2)} s | ` +
         `${(sizeMb / (o.decryptMs / 1000)).toFixed(1)} MB/s | ${Math.round(o.rssMb)} MB (+${Math.round(o.rssMb - o.baselineMb)}) | ` +
-        `${(p.ms / 1000).toFixed(2)} s | ${Math.round(p.rssMb)} MB | **${(o.openMs / Math.max(p.ms, 10)).toFixed(1)}×** |`;
+        `${(p.ms / 1000).toFixed(2)} s | ${p.maxRssMb} MB | **${(o.openMs / Math.max(p.ms, 10)).toFixed(1)}×** |`;
       console.log(row);
       rows.push(row);
     }
