@@ -516,6 +516,12 @@ function ecdsaRaw(sig: Uint8Array, size: number): Uint8Array | null {
   }
 }
 
+/** The tbsCertificate encoding, as PKI.js compares certificates. */
+function tbsOf(cert: pkijs.Certificate): Uint8Array {
+  if (cert.tbsView.byteLength === 0) cert.tbsView = new Uint8Array(cert.encodeTBS().toBER());
+  return cert.tbsView;
+}
+
 /** Path validation of the signer's certificate (exported for the PKITS conformance tests). */
 export async function validatePath(
   signer: Candidate,
@@ -536,8 +542,11 @@ export async function validatePath(
   if (st && st.getTime() <= now.getTime() + 5 * 60 * 1000) dates.push(st);
   dates.push(now);
 
-  // The signer itself is a trust anchor (a directly trusted, e.g. self-signed, certificate).
-  if (anchors.some((a) => equalBytes(a.p.der, signer.p.der))) {
+  // The signer itself is a trust anchor (a directly trusted, e.g. self-signed, certificate). Compared
+  // by tbsCertificate, as PKI.js does: a copy with other signature bytes is the same certificate.
+  const signerTbs = tbsOf(signer.p.cert);
+  const anchorTbs = anchors.map((a) => tbsOf(a.p.cert));
+  if (anchorTbs.some((t) => equalBytes(t, signerTbs))) {
     const c = signer.p.cert;
     const ok = dates.some((d) => c.notBefore.value <= d && d <= c.notAfter.value);
     return {
@@ -548,11 +557,17 @@ export async function validatePath(
         : ['The signer\u2019s certificate was not valid at signing time and is not valid now.'],
     };
   }
+  // PKI.js's engine drops the later of two certificates with the same tbsCertificate and then takes
+  // the LAST certificate of its list as the leaf. A same-TBS copy of the signer (other signature
+  // bytes, hence other DER) in the message's bag would make it drop the signer and validate some
+  // other certificate instead. So the pool is deduplicated here by TBS, without the signer or the
+  // anchors, and the path it returns must start at the signer.
   const others: pkijs.Certificate[] = [];
-  const seen: Uint8Array[] = [signer.p.der, ...anchors.map((a) => a.p.der)];
+  const seen: Uint8Array[] = [signerTbs, ...anchorTbs];
   for (const c of pool) {
-    if (seen.some((s) => equalBytes(s, c.p.der))) continue;
-    seen.push(c.p.der);
+    const t = tbsOf(c.p.cert);
+    if (seen.some((s) => equalBytes(s, t))) continue;
+    seen.push(t);
     others.push(c.p.cert);
   }
   let lastMessage = '';
@@ -564,6 +579,11 @@ export async function validatePath(
         checkDate,
       });
       const result = await engine.verify();
+      const leaf = result.certificatePath?.[0];
+      if (result.result && result.certificatePath && leaf && !equalBytes(tbsOf(leaf), signerTbs)) {
+        lastMessage = 'the path found does not start at the signer\u2019s certificate';
+        continue;
+      }
       if (result.result && result.certificatePath) {
         const chain: CertificateInfo[] = [];
         const problems: string[] = [];

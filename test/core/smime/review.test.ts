@@ -1,0 +1,114 @@
+/**
+ * Regression tests from a security review of core/smime and the peel loop: each one failed before
+ * its fix. Inputs are made with openssl from the generated test PKI (test/fixtures/generated/keys),
+ * or by DER surgery on what openssl made.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { MemoryKeyring, importKeyFile, openMessage } from '../../../src/core/index.ts';
+import { FIXTURES, requireFixtures } from '../../helpers/paths.ts';
+
+const fixtures = requireFixtures('S/MIME review regressions');
+const K = join(FIXTURES, 'keys');
+const tmp = mkdtempSync(join(tmpdir(), 'sealpost-review-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+const crlf = (s: string): string => s.replace(/\r?\n/g, '\r\n');
+const openssl = (...args: string[]): Buffer =>
+  execFileSync('openssl', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+const file = (name: string, data: string | Uint8Array): string => {
+  const p = join(tmp, name);
+  writeFileSync(p, data);
+  return p;
+};
+
+/** Bob's keyring: his PKCS#12 (with the issuing CA as chain) and the test root as trust anchor. */
+async function bobKeyring(): Promise<MemoryKeyring> {
+  const keyring = new MemoryKeyring();
+  keyring.addAll(await importKeyFile(readFileSync(join(K, 'bob.p12')), { passphrase: 'bob-pass' }));
+  keyring.addAll(await importKeyFile(readFileSync(join(K, 'root.pem')), { trusted: true }));
+  return keyring;
+}
+
+/** A self-signed certificate made by an attacker, fit for e-mail signing, naming `email`. */
+function selfSigned(name: string, email: string): { cert: string; key: string } {
+  const key = join(tmp, `${name}.key`);
+  const cert = join(tmp, `${name}.pem`);
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    key,
+    '-out',
+    cert,
+    '-days',
+    '3650',
+    '-subj',
+    `/CN=${name}/emailAddress=${email}`,
+    '-addext',
+    'keyUsage=critical,digitalSignature',
+    '-addext',
+    'extendedKeyUsage=emailProtection',
+    '-addext',
+    `subjectAltName=email:${email}`,
+  );
+  return { cert, key };
+}
+
+function pemToDer(path: string): Buffer {
+  return openssl('x509', '-in', path, '-outform', 'DER');
+}
+
+function derToPem(der: Uint8Array, name: string): string {
+  const lines = Buffer.from(der)
+    .toString('base64')
+    .match(/.{1,64}/g)!
+    .join('\n');
+  return file(name, `-----BEGIN CERTIFICATE-----\n${lines}\n-----END CERTIFICATE-----\n`);
+}
+
+describe.skipIf(!fixtures)('signature verdicts', () => {
+  it('a self-signed signer is not "valid" because the bag holds a same-TBS copy of it (PKI.js leaf dedup)', async () => {
+    const mallory = selfSigned('mallory', 'ceo@example.test');
+    // The same certificate with one byte of its signature changed: identical tbsCertificate,
+    // different DER. PKI.js's engine removes the later of two same-TBS certificates — the signer —
+    // and then validates whatever certificate is last in its list instead.
+    const der = pemToDer(mallory.cert);
+    der[der.length - 1]! ^= 0x01;
+    const twin = derToPem(der, 'mallory-twin.pem');
+    const body = file('forged.txt', 'Content-Type: text/plain\n\nPlease wire the money today.\n');
+    const eml = openssl(
+      'cms',
+      '-sign',
+      '-md',
+      'sha256',
+      '-signer',
+      mallory.cert,
+      '-inkey',
+      mallory.key,
+      '-certfile',
+      twin,
+      '-in',
+      body,
+      '-crlfeol',
+      '-from',
+      'ceo@example.test',
+      '-to',
+      'bob@example.test',
+      '-subject',
+      'urgent',
+    );
+    const report = await openMessage(Buffer.from(crlf(eml.toString('latin1')), 'latin1'), {
+      keyring: await bobKeyring(),
+    });
+    expect(report.signature.signer).toBe('ceo@example.test');
+    expect(report.signature.status).not.toBe('valid');
+    expect(report.signature.status).toBe('untrusted');
+  });
+});
