@@ -8,7 +8,7 @@ import type { ServerContext } from '../context.ts';
 import { ServerError } from '../errors.ts';
 import { openApiDocument } from './openapi.ts';
 import { escapeHtml, page } from './pages.ts';
-import { MAIL_PREVIEW_CSP, isLoopback } from './security.ts';
+import { MAIL_PREVIEW_CSP, isLocalRequest } from './security.ts';
 
 export async function opsRoutes(
   app: FastifyInstance,
@@ -31,7 +31,7 @@ export async function opsRoutes(
   });
 
   app.get('/metrics', noLimit, async (request, reply) => {
-    if (ctx.config.metrics === 'off' || (ctx.config.metrics === 'loopback' && !isLoopback(request.ip)))
+    if (ctx.config.metrics === 'off' || (ctx.config.metrics === 'loopback' && !isLocalRequest(request)))
       throw new ServerError('not-found', 'Nothing is here.');
     return reply.type(ctx.metrics.registry.contentType).send(await ctx.metrics.registry.metrics());
   });
@@ -42,7 +42,7 @@ export async function opsRoutes(
   if (!ctx.outboxMode) return;
 
   const localOnly = async (request: FastifyRequest): Promise<void> => {
-    if (!isLoopback(request.ip)) throw new ServerError('not-found', 'Nothing is here.');
+    if (!isLocalRequest(request)) throw new ServerError('not-found', 'Nothing is here.');
   };
 
   app.get('/api/v1/outbox', { onRequest: localOnly }, async () =>

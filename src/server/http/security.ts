@@ -63,3 +63,27 @@ export function installSecurityHeaders(app: FastifyInstance, opts: { hsts: boole
 export function isLoopback(ip: string): boolean {
   return ip === '::1' || /^127\./.test(ip) || /^::ffff:127\./i.test(ip);
 }
+
+/** Headers a reverse proxy adds: a request carrying one was relayed for some other client. */
+const FORWARDING_HEADERS = [
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-real-ip',
+  'x-client-ip',
+  'true-client-ip',
+  'cf-connecting-ip',
+  'via',
+];
+
+/**
+ * Is the client this machine itself? Judged by the connection's peer address, never by
+ * X-Forwarded-For (a client can put 127.0.0.1 there, and `--trust-proxy` would believe it); and a
+ * request that came through a reverse proxy is not local even when the proxy runs on this machine.
+ * Guards the loopback-only routes (the outbox, whose mails carry link secrets, and /metrics).
+ */
+export function isLocalRequest(request: FastifyRequest): boolean {
+  if (!isLoopback(request.raw.socket?.remoteAddress ?? '')) return false;
+  return FORWARDING_HEADERS.every((h) => request.headers[h] === undefined);
+}
