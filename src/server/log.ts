@@ -31,8 +31,12 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
   return destination ? pino(options, destination) : pino(options);
 }
 
-/** The path of a URL without its query string (which may carry anything a client put there). */
+/**
+ * The path of a URL without its query string (which may carry anything a client put there) and
+ * without a fragment: browsers never send one, but a careless client (a link scanner, a script)
+ * may send `/m/<id>#<secret>` as it is, and the secret must not reach the log.
+ */
 export function pathOnly(url: string): string {
-  const q = url.indexOf('?');
-  return q < 0 ? url : url.slice(0, q);
+  const end = url.search(/[?#]/);
+  return end < 0 ? url : url.slice(0, end);
 }
