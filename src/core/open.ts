@@ -245,10 +245,7 @@ async function peel(
   }
 
   const signature = coveringSignature(layers);
-  if (signature !== NO_SIGNATURE && signature.signer && ctx.fromAddress) {
-    signature.fromMatches =
-      normalizeAddress(signature.signer) === ctx.fromAddress || signature.fromMatches === true;
-  }
+  if (signature !== NO_SIGNATURE) judgeSender(signature, ctx.fromAddress);
   const content = withheld
     ? { text: '', html: null, attachments: [] }
     : prefetched
@@ -405,6 +402,38 @@ function coveringSignature(layers: Layer[]): SignatureReport {
     if (l.kind === 'signed') return signatureOf(l);
   }
   return NO_SIGNATURE;
+}
+
+const FROM_MISMATCH = 'is not the sender named in the From header';
+
+/**
+ * Whether the signer is the sender shown. Signature reports are made against the From address known
+ * when the signature was checked; a message/rfc822 wrapper under it (RFC 8551 §3.1) may replace that
+ * From, so the verdict is made again here against the From the report shows, from all of the signer's
+ * addresses (the certificate's, or the key's certified user IDs).
+ */
+function judgeSender(signature: SignatureReport, from: string | null): void {
+  if (from === null) return;
+  const addresses = signature.certificate
+    ? signature.certificate.emailAddresses.map(normalizeAddress)
+    : signature.openpgpKey
+      ? signature.openpgpKey.userIds.map(emailOfUserId).filter((e): e is string => e !== null)
+      : signature.signer
+        ? [normalizeAddress(signature.signer)]
+        : [];
+  const matches = addresses.includes(from);
+  if (matches) signature.signer = from;
+  signature.fromMatches = signature.signer === null ? null : matches;
+  if (signature.certificate) {
+    signature.problems = signature.problems.filter((p) => !p.includes(FROM_MISMATCH));
+    if (signature.fromMatches === false)
+      signature.problems.push(`The signer (${signature.signer}) ${FROM_MISMATCH} (${from}).`);
+  }
+}
+
+function emailOfUserId(userId: string): string | null {
+  const email = /<([^<>\s]+@[^<>\s]+)>/.exec(userId)?.[1] ?? /^\s*([^\s<>]+@[^\s<>]+)\s*$/.exec(userId)?.[1];
+  return email ? email.toLowerCase() : null;
 }
 
 function mergeEnvelope(outer: EnvelopeHeaders, inner: EnvelopeHeaders): EnvelopeHeaders {

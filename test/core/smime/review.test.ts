@@ -111,4 +111,45 @@ describe.skipIf(!fixtures)('signature verdicts', () => {
     expect(report.signature.status).not.toBe('valid');
     expect(report.signature.status).toBe('untrusted');
   });
+
+  it('fromMatches follows the From shown: a signed message/rfc822 with another inner From is a mismatch', async () => {
+    // RFC 8551 §3.1 header protection: the inner headers replace the outer ones. Alice signs a
+    // wrapped message whose inner From is the CEO; the outer From is hers, so her certificate
+    // matched it — but the report shows the CEO as the sender.
+    const body = file(
+      'wrapped.txt',
+      'Content-Type: message/rfc822\n\nFrom: ceo@example.test\nTo: bob@example.test\nSubject: notice\nContent-Type: text/plain\n\nYou are fired.\n',
+    );
+    const eml = openssl(
+      'cms',
+      '-sign',
+      '-nodetach',
+      '-md',
+      'sha256',
+      '-signer',
+      join(K, 'alice.pem'),
+      '-inkey',
+      join(K, 'alice.key'),
+      '-certfile',
+      join(K, 'inter.pem'),
+      '-in',
+      body,
+      '-crlfeol',
+      '-from',
+      'alice@example.test',
+      '-to',
+      'bob@example.test',
+      '-subject',
+      'notice',
+    );
+    const report = await openMessage(Buffer.from(crlf(eml.toString('latin1')), 'latin1'), {
+      keyring: await bobKeyring(),
+    });
+    expect(report.text).toContain('You are fired.');
+    expect(report.from).toBe('ceo@example.test');
+    expect(report.signature.status).toBe('valid');
+    expect(report.signature.signer).toBe('alice@example.test');
+    expect(report.signature.fromMatches).toBe(false);
+    expect(report.signature.problems.join(' ')).toContain('ceo@example.test');
+  });
 });
