@@ -156,10 +156,13 @@ async function peel(
       // When the signed part is the final content, read it while the signature is being checked
       // (the digest runs on the crypto thread pool). Nothing read here is returned unless the
       // check passes: an invalid signature discards it below.
+      // `verifying` is settled at once: if anything below throws first, its rejection is still
+      // handled (an unhandled rejection ends a Node process).
+      const verified = settle(verifying);
       const early = isFinalContent(signed, limits)
-        ? settle(extractContent(withHeaders(signed, limits), limits))
+        ? settle(Promise.resolve().then(() => extractContent(withHeaders(signed, limits), limits)))
         : null;
-      const layer = await verifying;
+      const layer = unwrap(await verified);
       addLayer(layer);
       if (signatureOf(layer).status === 'invalid') {
         withheld = true;
@@ -289,8 +292,19 @@ function withHeaders(bytes: Uint8Array, limits: Limits): Uint8Array {
   return !head.complete && head.fields.length === 0 ? textEntity(bytes) : bytes;
 }
 
-/** Is this entity plain content, with no further secure layer for the peel loop to open? */
+/**
+ * Is this entity plain content, with no further secure layer for the peel loop to open? Never
+ * throws: what cannot be read here is read (and reported) by the loop, after the verification.
+ */
 function isFinalContent(bytes: Uint8Array, limits: Limits): boolean {
+  try {
+    return isFinal(bytes, limits);
+  } catch {
+    return false;
+  }
+}
+
+function isFinal(bytes: Uint8Array, limits: Limits): boolean {
   const entity = parseEntity(bytes, limits);
   const type = entity.contentType.value;
   const filename = (

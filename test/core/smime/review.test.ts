@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MemoryKeyring, importKeyFile, openMessage } from '../../../src/core/index.ts';
+import { MemoryKeyring, SealpostError, importKeyFile, openMessage } from '../../../src/core/index.ts';
 import { FIXTURES, requireFixtures } from '../../helpers/paths.ts';
 
 const fixtures = requireFixtures('S/MIME review regressions');
@@ -151,5 +151,62 @@ describe.skipIf(!fixtures)('signature verdicts', () => {
     expect(report.signature.signer).toBe('alice@example.test');
     expect(report.signature.fromMatches).toBe(false);
     expect(report.signature.problems.join(' ')).toContain('ceo@example.test');
+  });
+});
+
+describe.skipIf(!fixtures)('multipart/signed: reading the content while the signature is checked', () => {
+  const detached = (): string => readFileSync(join(FIXTURES, 'messages/smime-signed-detached.eml'), 'latin1');
+
+  it('a signed part that cannot be read early does not leave the verification promise unhandled', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown): void => void unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      // A signed part with an unknown transfer encoding, and a signature that is not CMS at all.
+      const eml = crlf(
+        [
+          'From: alice@example.test',
+          'To: bob@example.test',
+          'Subject: x',
+          'MIME-Version: 1.0',
+          'Content-Type: multipart/signed; protocol="application/pkcs7-signature"; micalg=sha-256; boundary="B"',
+          '',
+          '--B',
+          'Content-Type: text/plain',
+          'Content-Transfer-Encoding: x-weird',
+          '',
+          'hello',
+          '--B',
+          'Content-Type: application/pkcs7-signature',
+          'Content-Transfer-Encoding: base64',
+          '',
+          'MAMCAQE=',
+          '--B--',
+          '',
+        ].join('\n'),
+      );
+      const error = await openMessage(Buffer.from(eml, 'latin1'), { keyring: new MemoryKeyring() }).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(SealpostError);
+      // The signature's own failure is what the reader hears about.
+      expect((error as SealpostError).code).toBe('malformed');
+      await new Promise((r) => setTimeout(r, 50));
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
+  it('an altered signed part that cannot be read early is still reported invalid and withheld', async () => {
+    const eml = detached().replace(
+      'Content-Type: text/plain; charset=utf-8\r\n\r\nHello',
+      'Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: x-weird\r\n\r\nHello',
+    );
+    expect(eml).toContain('x-weird');
+    const report = await openMessage(Buffer.from(eml, 'latin1'), { keyring: await bobKeyring() });
+    expect(report.signature.status).toBe('invalid');
+    expect(report.text).toBe('');
   });
 });
