@@ -27,6 +27,17 @@ export interface Tlv {
 }
 
 const MAX_DEPTH = 64;
+/** Elements in one constructed element read as a list (sets of certificates, recipients, …). */
+const MAX_CHILDREN = 10_000;
+/** Indefinite-length elements at least this long remember their end (see readTlv). */
+const CACHE_FROM = 4096;
+
+/**
+ * Ends of large indefinite-length elements, per input array. Finding such an end means walking the
+ * whole element, and every ancestor asks again when its own children are listed: without this, a
+ * deep nest of indefinite lengths costs depth × size.
+ */
+const indefiniteEnds = new WeakMap<Uint8Array, Map<number, number>>();
 
 export const UNIVERSAL = 0;
 export const CONTEXT = 2;
@@ -79,10 +90,29 @@ export function readTlv(bytes: Uint8Array, offset: number, limit = bytes.length,
     if (!constructed) throw malformedError('indefinite length on a primitive element');
     // Indefinite: walk the children until the end-of-contents octets.
     const contentStart = i;
+    const known = indefiniteEnds.get(bytes)?.get(offset);
+    if (known !== undefined) {
+      if (known > limit) throw truncatedError();
+      return {
+        cls,
+        constructed,
+        tag,
+        start: offset,
+        contentStart,
+        contentEnd: known - 2,
+        end: known,
+        indefinite: true,
+      };
+    }
     let j = i;
     for (;;) {
       if (j + 2 > limit) throw truncatedError();
       if (bytes[j] === 0 && bytes[j + 1] === 0) {
+        if (j + 2 - offset >= CACHE_FROM) {
+          let ends = indefiniteEnds.get(bytes);
+          if (!ends) indefiniteEnds.set(bytes, (ends = new Map()));
+          ends.set(offset, j + 2);
+        }
         return {
           cls,
           constructed,
@@ -122,6 +152,7 @@ export function children(bytes: Uint8Array, tlv: Tlv, depth = 0): Tlv[] {
   let i = tlv.contentStart;
   while (i < tlv.contentEnd) {
     const c = readTlv(bytes, i, tlv.contentEnd, depth + 1);
+    if (out.length >= MAX_CHILDREN) throw limitExceeded('ASN.1 elements in one structure', MAX_CHILDREN);
     out.push(c);
     i = c.end;
   }
@@ -148,28 +179,37 @@ export function content(bytes: Uint8Array, tlv: Tlv): Uint8Array {
 
 /**
  * The value of an OCTET STRING, primitive or constructed (BER segments, possibly nested), as one
- * array. A primitive one is returned as a view; segments are concatenated once.
+ * array. A primitive one (or a single segment) is returned as a view; segments are concatenated
+ * once. The segments are walked twice (length, then copy) rather than listed: a list of millions of
+ * tiny segments would take far more memory than the bytes they describe.
  */
 export function octets(bytes: Uint8Array, tlv: Tlv): Uint8Array {
   if (!tlv.constructed) return content(bytes, tlv);
-  const segments: Uint8Array[] = [];
-  const collect = (t: Tlv, depth: number): void => {
-    for (const c of children(bytes, t, depth)) {
-      if (c.constructed) collect(c, depth + 1);
-      else segments.push(content(bytes, c));
-    }
-  };
-  collect(tlv, 0);
-  if (segments.length === 1) return segments[0]!;
   let total = 0;
-  for (const s of segments) total += s.length;
+  let count = 0;
+  let first: Tlv | null = null;
+  eachSegment(bytes, tlv, 0, (c) => {
+    total += c.contentEnd - c.contentStart;
+    if (count++ === 0) first = c;
+  });
+  if (count === 1) return content(bytes, first!);
   const out = new Uint8Array(total);
   let o = 0;
-  for (const s of segments) {
-    out.set(s, o);
-    o += s.length;
-  }
+  eachSegment(bytes, tlv, 0, (c) => {
+    out.set(bytes.subarray(c.contentStart, c.contentEnd), o);
+    o += c.contentEnd - c.contentStart;
+  });
   return out;
+}
+
+function eachSegment(bytes: Uint8Array, t: Tlv, depth: number, visit: (segment: Tlv) => void): void {
+  let i = t.contentStart;
+  while (i < t.contentEnd) {
+    const c = readTlv(bytes, i, t.contentEnd, depth + 1);
+    if (c.constructed) eachSegment(bytes, c, depth + 1, visit);
+    else visit(c);
+    i = c.end;
+  }
 }
 
 export function oid(bytes: Uint8Array, tlv: Tlv): string {

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MemoryKeyring, SealpostError, importKeyFile, openMessage } from '../../../src/core/index.ts';
-import { FIXTURES, requireFixtures } from '../../helpers/paths.ts';
+import { FIXTURES, ROOT, requireFixtures } from '../../helpers/paths.ts';
 
 const fixtures = requireFixtures('S/MIME review regressions');
 const K = join(FIXTURES, 'keys');
@@ -209,4 +209,48 @@ describe.skipIf(!fixtures)('multipart/signed: reading the content while the sign
     expect(report.signature.status).toBe('invalid');
     expect(report.text).toBe('');
   });
+});
+
+describe('BER walker memory', () => {
+  it('opaque SignedData whose content is millions of empty segments stays within a small heap', () => {
+    // 3,000,000 empty OCTET STRING segments (8 MB of mail) once cost ~700 MB of heap: every segment
+    // became a listed element and a view. Run in a child with a 192 MB heap: it must not die.
+    const script = file(
+      'segments.mts',
+      `
+import { MemoryKeyring, openMessage } from ${JSON.stringify(join(ROOT, 'src/core/index.ts'))};
+const N = 3_000_000;
+const len = (n: number): number[] => {
+  if (n < 128) return [n];
+  const o: number[] = [];
+  for (; n > 0; n = Math.floor(n / 256)) o.unshift(n & 255);
+  return [0x80 | o.length, ...o];
+};
+const tlv = (id: number, ...parts: Uint8Array[]): Uint8Array => {
+  const body = Buffer.concat(parts);
+  return Buffer.concat([Uint8Array.of(id, ...len(body.length)), body]);
+};
+const segments = new Uint8Array(N * 2);
+for (let i = 0; i < N; i++) segments[2 * i] = 4;
+const oid = (last: number): Uint8Array => Uint8Array.of(6, 9, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 1, 7, last);
+const encap = tlv(0x30, oid(1), tlv(0xa0, tlv(0x24, segments)));
+const sd = tlv(0x30, Uint8Array.of(2, 1, 1), tlv(0x31), encap, tlv(0x31));
+const der = tlv(0x30, oid(2), tlv(0xa0, sd));
+const b64 = Buffer.from(der).toString('base64').replace(/.{76}/g, '$&\\r\\n');
+const mail = Buffer.from(
+  'From: a@example.test\\r\\nMIME-Version: 1.0\\r\\n' +
+    'Content-Type: application/pkcs7-mime; smime-type=signed-data\\r\\n' +
+    'Content-Transfer-Encoding: base64\\r\\n\\r\\n' + b64 + '\\r\\n',
+);
+const r = await openMessage(new Uint8Array(mail), { keyring: new MemoryKeyring() });
+console.log(r.signature.status);
+`,
+    );
+    const out = execFileSync(process.execPath, ['--max-old-space-size=192', '--import', 'tsx', script], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: 60_000,
+    });
+    expect(out.toString().trim()).toBe('unknown-signer');
+  }, 90_000);
 });
