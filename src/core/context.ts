@@ -11,6 +11,11 @@ export interface OpenContext {
   now: Date;
   /** The outer From address (lower case), to tell whether the signer is the sender. */
   fromAddress: string | null;
+  /**
+   * Size of the whole message as read. Decompression ratios are measured against the smaller of a
+   * layer's own input and this, so that nesting compressed layers does not multiply the ratio.
+   */
+  messageBytes?: number;
   /** Called as the message is processed, for progress display (bytes done of total). */
   onProgress?: (stage: string, done: number, total: number) => void;
 }

@@ -71,6 +71,7 @@ async function peel(
     limits,
     now: options.now ?? new Date(),
     fromAddress: envelope.from ? normalizeAddress(envelope.from.address) : null,
+    messageBytes: bytes.length,
     ...(options.password !== undefined ? { password: options.password } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   };

@@ -27,13 +27,16 @@ export function inflateCompressed(der: Uint8Array, ctx: OpenContext): Uint8Array
   );
 
   const { maxDecompressedBytes, maxDecompressionRatio } = ctx.limits;
+  // A compressed layer inside another one has an input much larger than the message: measure the
+  // ratio against the message, or nesting would multiply it (250:1 twice is 62,500:1).
+  const base = Math.max(1, Math.min(input.length, ctx.messageBytes ?? input.length));
   const chunks: Uint8Array[] = [];
   let total = 0;
   let failure: SealpostError | null = null;
   const inflater = new Unzlib((chunk) => {
     total += chunk.length;
     if (total > maxDecompressedBytes) failure ??= limitExceeded('decompressed size', maxDecompressedBytes);
-    else if (total > 1024 * 1024 && total / Math.max(1, input.length) > maxDecompressionRatio)
+    else if (total > 1024 * 1024 && total / base > maxDecompressionRatio)
       failure ??= limitExceeded('decompression ratio', maxDecompressionRatio);
     else chunks.push(chunk);
   });

@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { deflateSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MemoryKeyring, SealpostError, importKeyFile, openMessage } from '../../../src/core/index.ts';
 import { FIXTURES, ROOT, requireFixtures } from '../../helpers/paths.ts';
@@ -253,4 +254,79 @@ console.log(r.signature.status);
     });
     expect(out.toString().trim()).toBe('unknown-signer');
   }, 90_000);
+});
+
+describe('CompressedData limits', () => {
+  const len = (n: number): number[] => {
+    if (n < 128) return [n];
+    const o: number[] = [];
+    for (; n > 0; n = Math.floor(n / 256)) o.unshift(n & 255);
+    return [0x80 | o.length, ...o];
+  };
+  const tlv = (id: number, ...parts: Uint8Array[]): Buffer => {
+    const body = Buffer.concat(parts);
+    return Buffer.concat([Uint8Array.of(id, ...len(body.length)), body]);
+  };
+  /** CompressedData (RFC 3274) holding `zlib` as its compressed id-data content. */
+  const compressedData = (zlib: Uint8Array): Buffer =>
+    tlv(
+      0x30,
+      Uint8Array.of(6, 11, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 1, 9, 16, 1, 9),
+      tlv(
+        0xa0,
+        tlv(
+          0x30,
+          Uint8Array.of(2, 1, 0),
+          tlv(0x30, Uint8Array.of(6, 11, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 1, 9, 16, 3, 8)),
+          tlv(
+            0x30,
+            Uint8Array.of(6, 9, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 1, 7, 1),
+            tlv(0xa0, tlv(0x04, zlib)),
+          ),
+        ),
+      ),
+    );
+  const mail = (der: Uint8Array): Uint8Array =>
+    Buffer.from(
+      'From: a@example.test\r\nMIME-Version: 1.0\r\n' +
+        'Content-Type: application/pkcs7-mime; smime-type=compressed-data\r\n' +
+        'Content-Transfer-Encoding: base64\r\n\r\n' +
+        Buffer.from(der).toString('base64').replace(/.{76}/g, '$&\r\n') +
+        '\r\n',
+    );
+
+  it('nesting CompressedData does not multiply the decompression ratio allowed', async () => {
+    // 20 MB of text, deflated at level 1 (about 230:1), wrapped, deflated again: a message of about
+    // 1 KB that inflates to 20 MB. Each layer alone stays near the ratio limit of 250 (the outer one
+    // inflates to less than 1 MiB, where the ratio is not applied); together they are 20,000:1.
+    const text = Buffer.concat([
+      Buffer.from('Content-Type: text/plain\r\n\r\n'),
+      Buffer.alloc(20 * 1024 * 1024, 0x41),
+    ]);
+    const inner = compressedData(deflateSync(text, { level: 1 }));
+    const outer = compressedData(deflateSync(mail(inner), { level: 9 }));
+    const message = mail(outer);
+    expect(message.length).toBeLessThan(4096);
+    const error = await openMessage(message, {
+      keyring: new MemoryKeyring(),
+      limits: { maxDecompressionRatio: 250 },
+    }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(SealpostError);
+    expect((error as SealpostError).code).toBe('limit-exceeded');
+  });
+
+  it('one CompressedData layer within the ratio still opens', async () => {
+    const text = Buffer.concat([
+      Buffer.from('Content-Type: text/plain\r\n\r\n'),
+      Buffer.alloc(2 * 1024 * 1024, 0x41),
+    ]);
+    const report = await openMessage(mail(compressedData(deflateSync(text, { level: 1 }))), {
+      keyring: new MemoryKeyring(),
+      limits: { maxDecompressionRatio: 250 },
+    });
+    expect(report.text.length).toBeGreaterThanOrEqual(2 * 1024 * 1024);
+  });
 });
