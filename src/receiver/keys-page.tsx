@@ -79,6 +79,8 @@ export function KeysPage(props: KeysPageProps) {
       props.onChanged();
     } catch (e) {
       setError(errorText(e));
+      // The keyring may have changed in another tab (created there): show what is there now.
+      await refresh().catch(() => undefined);
     } finally {
       setBusy(false);
     }

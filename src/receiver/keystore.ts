@@ -46,7 +46,7 @@ export interface ListedEntry {
 
 export class KeystoreError extends Error {
   constructor(
-    readonly code: 'bad-passphrase' | 'locked' | 'unavailable',
+    readonly code: 'bad-passphrase' | 'locked' | 'unavailable' | 'exists',
     message: string,
   ) {
     super(message);
@@ -151,7 +151,11 @@ export class Keystore {
     return meta !== undefined;
   }
 
-  /** Creates the keyring's passphrase protection (first use), and unlocks it. */
+  /**
+   * Creates the keyring's passphrase protection (first use), and unlocks it. Never replaces an
+   * existing keyring (another tab may have made one since this one looked): its private keys are
+   * sealed under its own salt and passphrase, and would be lost.
+   */
   async create(passphrase: string): Promise<void> {
     if (passphrase.length < 8)
       throw new KeystoreError('bad-passphrase', 'Choose a passphrase of at least 8 characters.');
@@ -166,7 +170,17 @@ export class Keystore {
       verifierIv: v.iv,
       verifier: v.sealed,
     };
-    await request(db.transaction('meta', 'readwrite').objectStore('meta').put(meta));
+    try {
+      // add(), not put(): fails when a keyring exists, in the same transaction as the check.
+      await request(db.transaction('meta', 'readwrite').objectStore('meta').add(meta));
+    } catch (e) {
+      if ((e as DOMException | null)?.name === 'ConstraintError')
+        throw new KeystoreError(
+          'exists',
+          'A keyring already exists in this browser (perhaps made in another tab): unlock it with its passphrase.',
+        );
+      throw e;
+    }
     this.#key = key;
   }
 
