@@ -300,7 +300,12 @@ async function verifySignerInfo(
       return report;
     }
   }
-  const hashName = sigInfo?.hash ?? digestName;
+  // The hash the signature itself uses: named by the algorithm (sha256WithRSAEncryption), in the
+  // RSASSA-PSS parameters (SHA-1 when absent), or else the digest algorithm's.
+  const hashName =
+    sigInfo?.kind === 'rsa-pss'
+      ? (pssParams(der, sigAlg.params)?.hash ?? 'unsupported')
+      : (sigInfo?.hash ?? digestName);
   const issuer =
     [...messageCerts, ...keyringCerts].find((c) => c.p.cert.subject.isEqual(signer.p.cert.issuer))?.p.cert ??
     null;
@@ -480,6 +485,7 @@ function pssParams(der: Uint8Array, params: Tlv | null): { hash: string; saltLen
   let hash = 'SHA-1';
   let saltLength = 20;
   if (params) {
+    if (!params.constructed) return null;
     for (const f of children(der, params)) {
       if (is(f, CONTEXT, 0)) hash = DIGESTS[algorithm(der, children(der, f)[0]!).oid]?.webcrypto ?? '';
       else if (is(f, CONTEXT, 2)) {

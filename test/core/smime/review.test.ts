@@ -330,3 +330,47 @@ describe('CompressedData limits', () => {
     expect(report.text.length).toBeGreaterThanOrEqual(2 * 1024 * 1024);
   });
 });
+
+describe.skipIf(!fixtures)('RSASSA-PSS with SHA-1 in its parameters', () => {
+  it('is never valid, even when the digest algorithm says SHA-256', async () => {
+    // Take openssl's PSS/SHA-256 signature and re-sign the same signed attributes with PSS/SHA-1
+    // (the parameters' default), keeping digestAlgorithm SHA-256.
+    const pkijs = await import('pkijs');
+    const eml = readFileSync(join(FIXTURES, 'messages/smime-signed-pss.eml'), 'latin1');
+    const b64 = eml.slice(eml.indexOf('\r\n\r\n') + 4);
+    const info = pkijs.ContentInfo.fromBER(Buffer.from(b64, 'base64'));
+    const sd = new pkijs.SignedData({ schema: info.content });
+    const si = sd.signerInfos[0]!;
+    const attrs = new Uint8Array(si.signedAttrs!.toSchema().toBER(false));
+    attrs[0] = 0x31;
+    const pem = readFileSync(join(K, 'alice.key'), 'utf8').replace(/-----[A-Z ]+-----|\s/g, '');
+    const key = await crypto.subtle.importKey(
+      'pkcs8',
+      Buffer.from(pem, 'base64'),
+      { name: 'RSA-PSS', hash: 'SHA-1' },
+      false,
+      ['sign'],
+    );
+    const sig = new Uint8Array(await crypto.subtle.sign({ name: 'RSA-PSS', saltLength: 20 }, key, attrs));
+    const asn1js = await import('asn1js');
+    si.signatureAlgorithm = new pkijs.AlgorithmIdentifier({
+      algorithmId: '1.2.840.113549.1.1.10',
+      algorithmParams: new asn1js.Sequence({ value: [] }), // all defaults: SHA-1, MGF1-SHA-1, salt 20
+    });
+    si.signature = new asn1js.OctetString({ valueHex: sig });
+    const out = new pkijs.ContentInfo({
+      contentType: pkijs.ContentInfo.SIGNED_DATA,
+      content: sd.toSchema(true),
+    });
+    const der = Buffer.from(out.toSchema().toBER(false));
+    const head = eml.slice(0, eml.indexOf('\r\n\r\n') + 4);
+    const message = head + der.toString('base64').replace(/.{64}/g, '$&\r\n') + '\r\n';
+    const keyring = new MemoryKeyring(
+      await importKeyFile(readFileSync(join(K, 'root.pem')), { trusted: true }),
+    );
+    const opened = await openMessage(new Uint8Array(Buffer.from(message, 'latin1')), { keyring });
+    expect(opened.signature.signatureAlgorithm).toBe('RSASSA-PSS');
+    expect(opened.signature.status, opened.signature.problems.join('; ')).toBe('untrusted');
+    expect(opened.signature.problems.join(' ')).toMatch(/SHA-1/);
+  });
+});
