@@ -359,7 +359,7 @@ async function recoverKey(
         const encryptedKey = content(der, expect(f[3], UNIVERSAL, T.OCTET_STRING, 'encryptedKey'));
         let cek: Uint8Array;
         if (alg.oid === OID.rsaEncryption) {
-          cek = rsaPkcs1v15DecryptImplicit(rsaKeyFromPkcs8(key.entry.pkcs8), encryptedKey, keyBytes);
+          cek = await rsaPkcs1v15DecryptImplicit(rsaKeyFromPkcs8(key.entry.pkcs8), encryptedKey, keyBytes);
         } else if (alg.oid === OID.rsaOaep) {
           const hash = oaepHash(der, alg.params);
           if (hash.startsWith('unsupported'))

@@ -4,10 +4,13 @@
  * RSAES-PKCS1-v1_5 is our own code because nothing else can do it safely here: WebCrypto has no such
  * algorithm, Node 20 refuses it (CVE-2023-46809), and node-forge reports bad padding with an
  * exception — a padding oracle (Bleichenbacher, Marvin). This module never tells a bad padding from a
- * good one: following RFC 3218 §2.3.2 ("random filling"), when the padding is wrong, or the key is of
- * the wrong length, it returns a random key of the expected length, so the failure shows up later,
- * exactly like a wrong key (the content does not decrypt or fails its check). The private-key
- * operation uses CRT with RSA blinding, and the padding check runs without data-dependent branches.
+ * good one: when the padding is wrong, or the key is of the wrong length, it returns a substitute key
+ * of the expected length (RFC 3218 §2.3.2), so the failure shows up later, exactly like a wrong key
+ * (the content does not decrypt or fails its check). The substitute is not random but derived from
+ * the private key and the ciphertext (the implicit rejection of draft-irtf-cfrg-rsa-guidance, as in
+ * OpenSSL 3.2): opening the same message twice fails the same way, so repeated attempts reveal
+ * nothing either. The private-key operation uses CRT with RSA blinding, and the padding check runs
+ * without data-dependent branches.
  *
  * RSAES-OAEP goes through WebCrypto.
  */
@@ -114,12 +117,12 @@ function rsadp(key: RsaPrivateKey, c: bigint): bigint {
  * padding is correct and the message is `expectedLength` bytes long; otherwise random bytes of
  * `expectedLength`. It never throws on the ciphertext's content.
  */
-export function rsaPkcs1v15DecryptImplicit(
+export async function rsaPkcs1v15DecryptImplicit(
   key: RsaPrivateKey,
   ciphertext: Uint8Array,
   expectedLength: number,
-): Uint8Array {
-  const fallback = crypto.getRandomValues(new Uint8Array(expectedLength));
+): Promise<Uint8Array> {
+  const fallback = await syntheticKey(key, ciphertext, expectedLength);
   const k = key.k;
   if (ciphertext.length !== k || expectedLength > k - 11) return fallback;
   const c = toBigInt(ciphertext);
@@ -145,6 +148,30 @@ export function rsaPkcs1v15DecryptImplicit(
   const out = new Uint8Array(expectedLength);
   const start = k - expectedLength;
   for (let i = 0; i < expectedLength; i++) out[i] = (em[start + i]! & mask) | (fallback[i]! & ~mask & 0xff);
+  return out;
+}
+
+/**
+ * The substitute for a rejected decryption: HMAC-SHA256 keyed with a key-derivation key made from
+ * the private exponent, over the ciphertext and the length, expanded with a counter. Deterministic
+ * per (key, ciphertext), unpredictable without the private key.
+ */
+async function syntheticKey(key: RsaPrivateKey, ciphertext: Uint8Array, length: number): Promise<Uint8Array> {
+  const d = toBytes(key.d, key.k);
+  const kdk = await crypto.subtle.digest('SHA-256', toArrayBuffer(d));
+  const hmac = await crypto.subtle.importKey('raw', kdk, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  const label = new TextEncoder().encode('sealpost cms implicit rejection');
+  const out = new Uint8Array(length);
+  for (let counter = 0, o = 0; o < length; counter++) {
+    const input = new Uint8Array(label.length + 8 + ciphertext.length);
+    input.set(label, 0);
+    new DataView(input.buffer).setUint32(label.length, counter);
+    new DataView(input.buffer).setUint32(label.length + 4, length);
+    input.set(ciphertext, label.length + 8);
+    const block = new Uint8Array(await crypto.subtle.sign('HMAC', hmac, input));
+    out.set(block.subarray(0, Math.min(block.length, length - o)), o);
+    o += block.length;
+  }
   return out;
 }
 
