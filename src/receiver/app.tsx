@@ -22,13 +22,22 @@ export interface Location {
   secret: string | null;
 }
 
+/** The fragment as text; a damaged %-escape (a mangled link) is kept as is rather than breaking the page. */
+function fragmentText(fragment: string): string {
+  try {
+    return decodeURIComponent(fragment);
+  } catch {
+    return fragment;
+  }
+}
+
 /** Reads the delivery id from the path and the secret from the fragment, then hides the fragment. */
 export function readLocation(): Location {
   const m = /^\/m\/([A-Za-z0-9_-]{8,128})\/?$/.exec(window.location.pathname);
   const deliveryId = m ? m[1]! : null;
   if (!deliveryId) return { deliveryId: null, secret: null };
   const storageKey = `sealpost:secret:${deliveryId}`;
-  let secret = window.location.hash.length > 1 ? decodeURIComponent(window.location.hash.slice(1)) : null;
+  let secret = window.location.hash.length > 1 ? fragmentText(window.location.hash.slice(1)) : null;
   if (secret) {
     // Keep the secret for reloads of this tab only, and take it out of the address bar (screens,
     // bookmarks, history): it is never sent anywhere but in the pickup requests' header.

@@ -109,6 +109,13 @@ describe.skipIf(!hasPg)('PostgresStore specifics', () => {
     expect(await b.schemaVersion()).toBe(POSTGRES_MIGRATIONS.at(-1)!.version);
   });
 
+  it('commits synchronously whatever the server default (201 means durable)', async () => {
+    const pool = (
+      a as unknown as { pool: { query: (q: string) => Promise<{ rows: { synchronous_commit: string }[] }> } }
+    ).pool;
+    expect((await pool.query('SHOW synchronous_commit')).rows[0]!.synchronous_commit).toBe('on');
+  });
+
   it('stores a body in 1 MiB chunks and serves any range across chunk edges', async () => {
     const bytes = new Uint8Array(randomBytes(3 * PG_CHUNK_SIZE + 12_345));
     const input = await storeMessage(a, bytes);

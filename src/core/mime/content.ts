@@ -100,7 +100,11 @@ export async function extractContent(entity: Uint8Array, limits: Limits): Promis
  */
 export function safeFilename(name: string | null | undefined, contentType: string, index: number): string {
   let clean = Array.from(name ?? '')
-    .filter((ch) => ch.charCodeAt(0) >= 0x20 && ch.charCodeAt(0) !== 0x7f)
+    // Control characters, and the bidirectional controls that make "fdp.exe" look like "exe.pdf".
+    .filter(
+      (ch) =>
+        ch.charCodeAt(0) >= 0x20 && !/[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/.test(ch),
+    )
     .join('')
     .split(/[\\/]/)
     .pop()!

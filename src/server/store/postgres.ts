@@ -248,7 +248,8 @@ export class PostgresStore implements Store {
       keepAlive: true,
       connectionTimeoutMillis: 30_000,
       application_name: 'sealpost',
-      ...(options.schema ? { options: `-c search_path=${options.schema}` } : {}),
+      // 201/250 promise durability: never let a server-wide synchronous_commit=off weaken a commit.
+      options: `-c synchronous_commit=on${options.schema ? ` -c search_path=${options.schema}` : ''}`,
     });
     pool.on('error', (err) => options.onError?.(err));
     const store = new PostgresStore(pool);

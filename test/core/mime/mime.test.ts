@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_LIMITS, SealpostError, resolveLimits } from '../../../src/core/index.ts';
-import { extractContent } from '../../../src/core/mime/content.ts';
+import { extractContent, safeFilename } from '../../../src/core/mime/content.ts';
 import {
   checkStructure,
   decodeBody,
@@ -212,3 +212,15 @@ describe.skipIf(!requireShared('MIME conformance messages (mime4j, postal-mime)'
     });
   },
 );
+
+describe('safeFilename', () => {
+  it('keeps the name, drops folders, control and bidirectional-override characters', () => {
+    expect(safeFilename('Résumé.pdf', 'application/pdf', 1)).toBe('Résumé.pdf');
+    expect(safeFilename('../../etc/passwd', 'text/plain', 1)).toBe('passwd');
+    expect(safeFilename('C:\\Users\\x\\a.txt', 'text/plain', 1)).toBe('a.txt');
+    // "invoice\u202Efdp.exe" shows as "invoiceexe.pdf" in a right-to-left-aware view.
+    expect(safeFilename('invoice\u202efdp.exe', 'application/octet-stream', 1)).toBe('invoicefdp.exe');
+    expect(safeFilename('a\u2066b\u2069\u200f.txt\u0000', 'text/plain', 1)).toBe('ab.txt');
+    expect(safeFilename('...', 'application/pdf', 3)).toBe('attachment-3.pdf');
+  });
+});
