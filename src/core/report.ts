@@ -57,18 +57,23 @@ export interface SignatureReport {
   problems: string[];
 }
 
-export const NO_SIGNATURE: Readonly<SignatureReport> = Object.freeze({
-  status: 'none',
-  signer: null,
-  fromMatches: null,
-  signedAt: null,
-  certificate: null,
-  openpgpKey: null,
-  chain: [],
-  digestAlgorithm: null,
-  signatureAlgorithm: null,
-  problems: [],
-}) as SignatureReport;
+/** A report with nothing known yet but its status (filled in by the S/MIME and OpenPGP halves). */
+export function emptySignature(status: SignatureStatus, problems: string[] = []): SignatureReport {
+  return {
+    status,
+    signer: null,
+    fromMatches: null,
+    signedAt: null,
+    certificate: null,
+    openpgpKey: null,
+    chain: [],
+    digestAlgorithm: null,
+    signatureAlgorithm: null,
+    problems,
+  };
+}
+
+export const NO_SIGNATURE: Readonly<SignatureReport> = Object.freeze(emptySignature('none'));
 
 /** Who a message is encrypted for, as far as the message says. */
 export interface RecipientDescription {

@@ -9,7 +9,7 @@
  */
 import * as openpgp from 'openpgp';
 import type { OpenContext } from '../context.ts';
-import type { SignatureReport } from '../report.ts';
+import { emptySignature, type SignatureReport } from '../report.ts';
 import type { VerificationResult } from './internals.ts';
 import { emailOf, keyInfo, primaryUserId, validUserIds, type VerificationKey } from './keys.ts';
 import {
@@ -53,27 +53,12 @@ export async function reportSignatures(
   for (const r of results) reports.push(await reportOne(r, literal, detached, keys, ctx));
   for (let i = 0; i < unparseable; i++) {
     reports.push(
-      blank('unknown-signer', [
+      emptySignature('unknown-signer', [
         'A signature of a version or algorithm Sealpost cannot read was skipped: it cannot be checked.',
       ]),
     );
   }
   return reports;
-}
-
-function blank(status: SignatureReport['status'], problems: string[]): SignatureReport {
-  return {
-    status,
-    signer: null,
-    fromMatches: null,
-    signedAt: null,
-    certificate: null,
-    openpgpKey: null,
-    chain: [],
-    digestAlgorithm: null,
-    signatureAlgorithm: null,
-    problems,
-  };
 }
 
 function findKey(
@@ -101,7 +86,7 @@ async function reportOne(
     () => null,
   );
   const keyIdHex = hex(r.keyID);
-  const report = blank('unknown-signer', []);
+  const report = emptySignature('unknown-signer', []);
   if (packet) {
     report.signedAt = packet.created ? packet.created.toISOString() : null;
     report.digestAlgorithm = hashName(packet.hashAlgorithm);

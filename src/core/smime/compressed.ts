@@ -1,5 +1,6 @@
 /** CMS CompressedData (RFC 3274): zlib, inflated within the decompression limits. */
 import { Unzlib } from 'fflate';
+import { concatBytes } from '../bytes.ts';
 import type { OpenContext } from '../context.ts';
 import { SealpostError, limitExceeded } from '../errors.ts';
 import { CONTEXT, T, UNIVERSAL, algorithm, children, expect, is, octets, oid, readTlv } from './ber.ts';
@@ -48,11 +49,5 @@ export function inflateCompressed(der: Uint8Array, ctx: OpenContext): Uint8Array
     throw new SealpostError('malformed', 'The compressed content is damaged.', {}, { cause: e });
   }
   if (failure) throw failure;
-  const out = new Uint8Array(total);
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
+  return concatBytes(chunks);
 }

@@ -16,8 +16,9 @@
  */
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { toArrayBuffer, toHex } from '../bytes.ts';
+import { toArrayBuffer } from '../bytes.ts';
 import { SealpostError } from '../errors.ts';
+import { modInverse, modPow, toBigInt, toBytes } from './bigint.ts';
 
 export interface RsaPrivateKey {
   n: bigint;
@@ -30,41 +31,6 @@ export interface RsaPrivateKey {
   qinv: bigint;
   /** Modulus length in bytes. */
   k: number;
-}
-
-function toBigInt(bytes: Uint8Array): bigint {
-  return bytes.length === 0 ? 0n : BigInt('0x' + toHex(bytes));
-}
-
-function toBytes(value: bigint, length: number): Uint8Array {
-  const hex = value.toString(16).padStart(length * 2, '0');
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) out[i] = parseInt(hex.substr(i * 2, 2), 16);
-  return out;
-}
-
-function modPow(base: bigint, exp: bigint, mod: bigint): bigint {
-  let result = 1n;
-  let b = base % mod;
-  let e = exp;
-  while (e > 0n) {
-    if (e & 1n) result = (result * b) % mod;
-    b = (b * b) % mod;
-    e >>= 1n;
-  }
-  return result;
-}
-
-function modInverse(a: bigint, m: bigint): bigint {
-  let [oldR, r] = [((a % m) + m) % m, m];
-  let [oldS, s] = [1n, 0n];
-  while (r !== 0n) {
-    const q = oldR / r;
-    [oldR, r] = [r, oldR - q * r];
-    [oldS, s] = [s, oldS - q * s];
-  }
-  if (oldR !== 1n) throw new Error('not invertible');
-  return ((oldS % m) + m) % m;
 }
 
 function randomBelow(n: bigint, k: number): bigint {
@@ -103,13 +69,18 @@ export function rsaKeyFromPkcs8(pkcs8: Uint8Array): RsaPrivateKey {
 
 /** RSADP with CRT and blinding: m = c^d mod n. */
 function rsadp(key: RsaPrivateKey, c: bigint): bigint {
-  const r = randomBelow(key.n, key.k);
+  let r = randomBelow(key.n, key.k);
+  let rInverse = modInverse(r, key.n);
+  while (rInverse === null) {
+    r = randomBelow(key.n, key.k);
+    rInverse = modInverse(r, key.n);
+  }
   const blinded = (c * modPow(r, key.e, key.n)) % key.n;
   const m1 = modPow(blinded % key.p, key.dp, key.p);
   const m2 = modPow(blinded % key.q, key.dq, key.q);
   const h = (key.qinv * (((m1 - m2) % key.p) + key.p)) % key.p;
   const m = m2 + h * key.q;
-  return (m * modInverse(r, key.n)) % key.n;
+  return (m * rInverse) % key.n;
 }
 
 /**

@@ -7,7 +7,7 @@ import { bufferSource, concatBytes, equalBytes, latin1, toArrayBuffer } from '..
 import type { OpenContext } from '../context.ts';
 import { SealpostError, limitExceeded } from '../errors.ts';
 import { entriesOfType } from '../keyring.ts';
-import type { CertificateInfo, SignatureReport, SignedLayer } from '../report.ts';
+import { emptySignature, type CertificateInfo, type SignatureReport, type SignedLayer } from '../report.ts';
 import {
   CONTEXT,
   T,
@@ -141,7 +141,9 @@ export async function verifySigned(
     );
   }
   if (signatures.length === 0)
-    signatures.push(blank('unknown-signer', ['The signature has no signer information: nobody signed it.']));
+    signatures.push(
+      emptySignature('unknown-signer', ['The signature has no signer information: nobody signed it.']),
+    );
   return {
     content: signedContent,
     layer: { kind: 'signed', format: detached ? 'cms-detached' : 'cms-opaque', signatures },
@@ -155,21 +157,6 @@ export function safeCandidate(der: Uint8Array): Candidate[] {
   } catch {
     return [];
   }
-}
-
-function blank(status: SignatureReport['status'], problems: string[]): SignatureReport {
-  return {
-    status,
-    signer: null,
-    fromMatches: null,
-    signedAt: null,
-    certificate: null,
-    openpgpKey: null,
-    chain: [],
-    digestAlgorithm: null,
-    signatureAlgorithm: null,
-    problems,
-  };
 }
 
 interface Attr {
@@ -229,7 +216,7 @@ async function verifySignerInfo(
   anchors: Candidate[],
   ctx: OpenContext,
 ): Promise<SignatureReport> {
-  const report = blank('unknown-signer', []);
+  const report = emptySignature('unknown-signer', []);
   const f = children(der, expect(si, UNIVERSAL, T.SEQUENCE, 'SignerInfo'));
   const sid = readCmsId(der, f[1]!);
   const digestAlg = algorithm(der, f[2]!);

@@ -5,32 +5,8 @@
  */
 import type * as pkijs from 'pkijs';
 import { toHex } from '../bytes.ts';
+import { modInverse, modPow, toBigInt as toBig } from './bigint.ts';
 import { T, UNIVERSAL, children, content, expect, readTlv } from './ber.ts';
-
-const toBig = (b: Uint8Array): bigint => (b.length === 0 ? 0n : BigInt('0x' + toHex(b)));
-
-function modPow(base: bigint, exp: bigint, mod: bigint): bigint {
-  let result = 1n;
-  let b = base % mod;
-  let e = exp;
-  while (e > 0n) {
-    if (e & 1n) result = (result * b) % mod;
-    b = (b * b) % mod;
-    e >>= 1n;
-  }
-  return result;
-}
-
-function modInverse(a: bigint, m: bigint): bigint | null {
-  let [oldR, r] = [((a % m) + m) % m, m];
-  let [oldS, s] = [1n, 0n];
-  while (r !== 0n) {
-    const q = oldR / r;
-    [oldR, r] = [r, oldR - q * r];
-    [oldS, s] = [s, oldS - q * s];
-  }
-  return oldR === 1n ? ((oldS % m) + m) % m : null;
-}
 
 function publicKeyBits(cert: pkijs.Certificate): Uint8Array {
   return new Uint8Array(cert.subjectPublicKeyInfo.subjectPublicKey.valueBlock.valueHexView);
