@@ -20,6 +20,19 @@ function toDataUrl(a: Attachment): string {
 
 const URL_IN_CSS = /url\s*\(|@import|image-set\s*\(|expression\s*\(/i;
 
+/** CSS as the browser reads it: comments removed and escapes resolved (`\75 rl(` is `url(`). */
+function cssPlain(text: string): string {
+  return text
+    .replace(/\/\*[\s\S]*?\*\//g, '')
+    .replace(/\\([0-9a-f]{1,6})[ \t\r\n\f]?/gi, (_m, hex: string) => {
+      const cp = parseInt(hex, 16);
+      return cp > 0 && cp <= 0x10ffff ? String.fromCodePoint(cp) : '\ufffd';
+    })
+    .replace(/\\([^\n0-9a-f])/gi, '$1');
+}
+
+const reachesOut = (css: string): boolean => URL_IN_CSS.test(cssPlain(css));
+
 export function sanitizeHtml(html: string, attachments: Attachment[]): { html: string; blocked: number } {
   const cids = new Map<string, Attachment>();
   for (const a of attachments) if (a.contentId) cids.set(a.contentId.replace(/^<|>$/g, '').toLowerCase(), a);
@@ -28,7 +41,7 @@ export function sanitizeHtml(html: string, attachments: Attachment[]): { html: s
   purify.addHook('uponSanitizeAttribute', (_node, data) => {
     const name = data.attrName.toLowerCase();
     const value = data.attrValue;
-    if (name === 'style' && URL_IN_CSS.test(value)) {
+    if (name === 'style' && reachesOut(value)) {
       data.keepAttr = false;
       blocked++;
       return;
@@ -62,8 +75,8 @@ export function sanitizeHtml(html: string, attachments: Attachment[]): { html: s
     }
   });
   purify.addHook('uponSanitizeElement', (node, data) => {
-    if (data.tagName === 'style' && node.textContent && URL_IN_CSS.test(node.textContent)) {
-      node.textContent = node.textContent
+    if (data.tagName === 'style' && node.textContent && reachesOut(node.textContent)) {
+      node.textContent = cssPlain(node.textContent)
         .replace(/url\s*\([^)]*\)/gi, 'none')
         .replace(/@import[^;]*;?/gi, '');
       blocked++;

@@ -44,6 +44,8 @@ function htmlMessage(evil: string): string {
 <img alt="remote" src="${evil}/remote.png">
 <img alt="cid" src="cid:logo@x">
 <div style="background-image: url('${evil}/style-bg')">bg</div>
+<div id="escaped" style="background: \\75 rl(${evil}/escaped)">escaped url</div>
+<style>.esc{background:u\\rl(${evil}/escaped-sheet)}</style>
 <table background="${evil}/table-bg"><tr><td>cell</td></tr></table>
 <form action="${evil}/form" method="post"><input name="q" value="x"><button>Go</button></form>
 <a href="${evil}/link">a link</a>
@@ -193,6 +195,9 @@ describe.skipIf(!ready)('receiver e2e: the app', () => {
     // What was sanitized away is said, and the rest renders: inline styles (through the CSSOM)
     // and data: images (including the cid: image turned into data:).
     expect(await page.locator('.notice').innerText()).toMatch(/remote resources? (was|were) blocked/);
+    // CSS escapes do not smuggle a url() past the sanitizer (the frame's policy would still block it).
+    expect(await frame.locator('#escaped').getAttribute('style')).toBeNull();
+    expect(await frame.locator('body').evaluate((b) => b.innerHTML)).not.toContain('escaped-sheet');
     const styled = await frame.locator('#styled').evaluate((el) => getComputedStyle(el).color);
     expect(styled).toBe('rgb(200, 0, 0)');
     expect(await frame.locator('.loud').evaluate((el) => getComputedStyle(el).fontWeight)).toBe('700');
