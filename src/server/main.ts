@@ -16,7 +16,7 @@ import { createMetrics } from './http/metrics.ts';
 import { createLogger } from './log.ts';
 import { createOutboxTransport, createSmtpTransport } from './notify/transport.ts';
 import { OutboxWorker } from './notify/worker.ts';
-import { createReceiverAssets } from './pickup/assets.ts';
+import { createReceiverAssets, type ReceiverAssets } from './pickup/assets.ts';
 import { PurgeWorker } from './purge.ts';
 import { createForwardTransport, ForwardWorker } from './relay/forwarder.ts';
 import { RelayServer } from './relay/server.ts';
@@ -38,6 +38,8 @@ export interface StartOptions {
   outboxPollMs?: number;
   /** How often the relay's forward worker looks for due forwards (default 1 s). */
   forwardPollMs?: number;
+  /** The receiver files to serve instead of the ones --receiver-dir / dist/receiver name. */
+  receiverAssets?: ReceiverAssets;
 }
 
 export interface RunningServer {
@@ -127,7 +129,7 @@ export async function startServer(argv: string[], options: StartOptions = {}): P
   const transport = config.smtpUpstream
     ? createSmtpTransport(config.smtpUpstream)
     : createOutboxTransport(store, now);
-  const assets = createReceiverAssets(config.receiverDir, config.brandName);
+  const assets = options.receiverAssets ?? createReceiverAssets(config.receiverDir, config.brandName);
 
   let ready = false;
   let closing = false;

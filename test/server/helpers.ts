@@ -30,7 +30,7 @@ export interface TestServer {
 export async function startTestServer(
   opts: { args?: string[]; env?: NodeJS.ProcessEnv; now?: () => number; dir?: string } & Pick<
     StartOptions,
-    'outboxPollMs'
+    'outboxPollMs' | 'receiverAssets'
   > = {},
 ): Promise<TestServer> {
   const dir = opts.dir ?? (await mkdtemp(join(tmpdir(), 'sealpost-srv-')));
@@ -43,6 +43,7 @@ export async function startTestServer(
       print: null,
       now: opts.now,
       outboxPollMs: opts.outboxPollMs ?? 100,
+      ...(opts.receiverAssets ? { receiverAssets: opts.receiverAssets } : {}),
       logDestination: { write: (s: string) => void logs.push(s) },
     },
   );

@@ -76,7 +76,7 @@ function distAssets(dir: string): ReceiverAssets {
   };
 }
 
-function builtinAssets(brandName: string): ReceiverAssets {
+export function builtinAssets(brandName: string): ReceiverAssets {
   const index = Buffer.from(`<!doctype html>
 <html lang="en">
 <head>

@@ -1,4 +1,4 @@
-/* global document, location, fetch, URL, setTimeout */
+/* global document, location, fetch, URL, setTimeout, sessionStorage, history */
 // The minimal built-in receiver (served when no built receiver app exists): reads the secret from
 // the link's fragment, shows the delivery, saves the encrypted message, records the receipt. The
 // secret only ever travels in the X-Sealpost-Secret header.
@@ -7,7 +7,13 @@
 (function () {
   const root = document.getElementById('receiver');
   const id = location.pathname.split('/').pop();
-  const secret = location.hash.slice(1);
+  const key = 'sealpost:secret:' + id;
+  const secret = location.hash.slice(1) || sessionStorage.getItem(key) || '';
+  if (location.hash.length > 1) {
+    // Keep it for reloads of this tab only, and take it out of the address bar (screens, history).
+    sessionStorage.setItem(key, secret);
+    history.replaceState(null, '', location.pathname);
+  }
   const headers = { 'x-sealpost-secret': secret };
 
   function el(tag, attrs, children) {
