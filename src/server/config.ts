@@ -75,6 +75,11 @@ export interface ServerConfig {
   /** How long a node owns a notification it is sending; another node may resend it after that. */
   notifyLeaseMs: number;
   purgeIntervalMs: number;
+  /**
+   * Days finished queue history is kept: sent, failed and cancelled notification mails, sent and
+   * failed relay forwards; the purge pass deletes older rows.
+   */
+  historyDays: number;
   /** base64 32-byte key sealing queued notification links; default: a key file in the data folder. */
   sealingKey: string | null;
 }
@@ -520,6 +525,17 @@ const SETTINGS: Record<string, Setting> = {
     defaultValue: '1m',
     schema: duration,
     help: 'how often expired messages are looked for and removed',
+  },
+  historyDays: {
+    flag: 'history-days',
+    type: 'string',
+    defaultValue: '30',
+    schema: z
+      .string()
+      .regex(/^\d+$/, 'must be a whole number of days')
+      .transform(Number)
+      .pipe(z.number().int().min(1, 'must be at least 1').max(36500, 'must be at most 36500')),
+    help: 'days sent, failed and cancelled notification mails and relay forwards are kept',
   },
   sealingKey: {
     flag: 'sealing-key',

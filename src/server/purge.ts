@@ -1,8 +1,15 @@
 /**
- * The purge worker: marks the deliveries of messages past their expiry as expired, and deletes the
- * stored bodies of expired and revoked messages (metadata and events stay for the sender's status).
+ * The purge worker: marks the deliveries of messages past their expiry as expired, deletes the
+ * stored bodies of expired and revoked messages (metadata and events stay for the sender's status),
+ * and deletes finished queue history older than --history-days (sent, failed and cancelled
+ * notification mails; sent and failed relay forwards). It runs on every node: the store hands each
+ * row to one of them.
  */
 import type { ServerContext } from './context.ts';
+
+const DAY_MS = 86_400_000;
+/** Rows per retention batch: short transactions, however much history has piled up. */
+export const HISTORY_BATCH = 500;
 
 export class PurgeWorker {
   private timer: NodeJS.Timeout | null = null;
@@ -43,6 +50,18 @@ export class PurgeWorker {
       if (ids.length > 0) logger.info({ messages: ids.length }, 'message bodies purged');
       if (ids.length < 100) break;
     }
+    const before = this.ctx.now() - this.ctx.config.historyDays * DAY_MS;
+    let mails = 0;
+    let forwards = 0;
+    for (;;) {
+      if (this.stopped) break;
+      const pruned = await store.pruneHistory(before, HISTORY_BATCH);
+      mails += pruned.mails;
+      forwards += pruned.forwards;
+      if (pruned.mails < HISTORY_BATCH && pruned.forwards < HISTORY_BATCH) break;
+    }
+    if (mails > 0 || forwards > 0)
+      logger.info({ mails, forwards, days: this.ctx.config.historyDays }, 'queue history pruned');
   }
 
   async stop(): Promise<void> {

@@ -436,6 +436,59 @@ export function storeContract(name: string, factory: () => Promise<StoreHandle>)
       expect((await store.forwardStats()).queued).toBe(0);
     });
 
+    it('prunes finished mails and forwards older than the cut-off, oldest first, never queued ones', async () => {
+      // Outbox: one sent (T0+100), one failed (T0+200), two cancelled (T0+300), one still queued.
+      const { input: m1 } = await message();
+      const [a, b] = await store.claimMail(T0, 60_000, 10);
+      expect(await store.completeMail(a!.id, a!.leaseToken, T0 + 100)).toBe(true);
+      expect(await store.failMail(b!.id, b!.leaseToken, T0 + 200, '550 no such user')).toBe(true);
+      const { input: m2 } = await message();
+      expect(await store.revokeMessage(m2.id, T0 + 300)).toBe(true);
+      const { input: m3 } = await message({ recipients: ['q@example.com'] });
+      // Forward queue: one sent (T0+100), one failed (T0+200), one still queued.
+      const sent = await forward();
+      const failed = await forward();
+      const claimed = await store.claimForwards(T0, 60_000, 10);
+      const lease = (fid: string): string => claimed.find((f) => f.id === fid)!.leaseToken;
+      expect(await store.completeForward(sent.input.id, lease(sent.input.id), T0 + 100)).toBe(true);
+      expect(await store.failForward(failed.input.id, lease(failed.input.id), T0 + 200, '550')).toBe(true);
+      const queued = await forward();
+
+      // Strictly older than the cut-off.
+      expect(await store.pruneHistory(T0 + 100, 10)).toEqual({ mails: 0, forwards: 0 });
+      // Batches: the oldest finished row first.
+      expect(await store.pruneHistory(T0 + 250, 1)).toEqual({ mails: 1, forwards: 1 });
+      expect(await store.getForward(sent.input.id)).toBeNull();
+      expect(await store.getForward(failed.input.id)).toMatchObject({ state: 'failed' });
+      expect(await store.mailStats()).toMatchObject({ queued: 1, sent: 0, failed: 1, cancelled: 2 });
+      expect(await store.pruneHistory(T0 + 250, 10)).toEqual({ mails: 1, forwards: 1 });
+      expect(await store.pruneHistory(T0 + 250, 10)).toEqual({ mails: 0, forwards: 0 });
+      const later = T0 + 365 * 86_400_000;
+      expect(await store.pruneHistory(later, 10)).toEqual({ mails: 2, forwards: 0 });
+      expect(await store.pruneHistory(later, 10)).toEqual({ mails: 0, forwards: 0 });
+
+      // What is still queued is untouched: counted, claimable, its body readable.
+      expect(await store.mailStats()).toEqual({
+        queued: 1,
+        sent: 0,
+        failed: 0,
+        cancelled: 0,
+        oldestQueuedAt: T0,
+      });
+      expect(await store.forwardStats()).toEqual({ queued: 1, sent: 0, failed: 0, oldestQueuedAt: T0 });
+      expect(await readAll(await store.openForwardBody(queued.input.id))).toEqual(queued.bytes);
+      expect((await store.claimForwards(later, 60_000, 10)).map((f) => f.id)).toEqual([queued.input.id]);
+      expect((await store.claimMail(later, 60_000, 10)).map((m) => m.deliveryId)).toEqual([
+        m3.deliveries[0]!.id,
+      ]);
+      // Deliveries and their events stay: the sender's status is not history to prune.
+      const notified = (await store.getDelivery(a!.deliveryId))!;
+      expect(notified.delivery.state).toBe('notified');
+      expect(notified.message.id).toBe(m1.id);
+      expect((await store.listEvents(a!.deliveryId)).map((e) => e.type)).toContain('notified');
+      expect((await store.listDeliveries(m2.id)).every((d) => d.state === 'revoked')).toBe(true);
+    });
+
     it('keeps the built-in outbox idempotent by mail id', async () => {
       const mail = {
         id: id(),

@@ -7,7 +7,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PG_CHUNK_SIZE, PostgresStore } from '../../src/server/store/postgres.ts';
+import { PG_CHUNK_SIZE, PG_INDEXED_QUERIES, PostgresStore } from '../../src/server/store/postgres.ts';
 import { POSTGRES_MIGRATIONS } from '../../src/server/store/postgres-migrations.ts';
 import type { NewMessage, Store } from '../../src/server/store/port.ts';
 import { PG_URL, createTestSchema, requirePostgres } from './pg.ts';
@@ -199,6 +199,77 @@ describe.skipIf(!hasPg)('PostgresStore specifics', () => {
     expect(left.rows[0]).toEqual({ s: 0, c: 0 });
     // Filling the second chunk finds its staged row gone: the upload fails instead of leaving a hole.
     await expect(w.write(new Uint8Array(PG_CHUNK_SIZE))).rejects.toThrow(/dropped/);
+  });
+
+  it('two nodes pruning history at once delete each finished mail and forward once (SKIP LOCKED)', async () => {
+    // A schema of its own: the other tests here leave finished mails behind.
+    const own = await createTestSchema();
+    const [x, y] = await Promise.all([openInSchema(own.schema), openInSchema(own.schema)]);
+    try {
+      const recipients = Array.from({ length: 30 }, (_, i) => `p${i}@example.com`);
+      const input = await storeMessage(x, new Uint8Array(randomBytes(100)), recipients);
+      expect(await x.revokeMessage(input.id, 2000)).toBe(true); // 30 cancelled mails
+      const queued = await storeMessage(x, new Uint8Array(randomBytes(100)), ['stays@example.com']);
+      for (let i = 0; i < 12; i++) {
+        const body = await (async () => {
+          const w = await x.createBodyWriter();
+          await w.write(new Uint8Array([i]));
+          return w.finish();
+        })();
+        await x.enqueueForward(
+          {
+            id: `fwd${i}`,
+            mailFrom: 'a@example.org',
+            recipients: ['b@example.net'],
+            size: body.size,
+            sha256: body.sha256,
+            senderId: null,
+            createdAt: 1000,
+            expiresAt: 10_000,
+          },
+          body,
+        );
+      }
+      for (const f of await x.claimForwards(1000, 60_000, 20))
+        await x.completeForward(f.id, f.leaseToken, 2000);
+      let mails = 0;
+      let forwards = 0;
+      for (let round = 0; round < 50; round++) {
+        const [p, q] = await Promise.all([x.pruneHistory(3000, 4), y.pruneHistory(3000, 4)]);
+        mails += p.mails + q.mails;
+        forwards += p.forwards + q.forwards;
+        if (p.mails + q.mails + p.forwards + q.forwards === 0) break;
+      }
+      expect({ mails, forwards }).toEqual({ mails: 30, forwards: 12 });
+      expect(await y.mailStats()).toMatchObject({ queued: 1, cancelled: 0 });
+      expect(await y.forwardStats()).toMatchObject({ queued: 0, sent: 0 });
+      const [left] = await y.claimMail(5000, 60_000, 10);
+      expect(left?.deliveryId).toBe(queued.deliveries[0]!.id);
+    } finally {
+      await x.close();
+      await y.close();
+      await own.drop();
+    }
+  });
+
+  it('can answer the /metrics statistics and the history retention from indexes', async () => {
+    await a.withTransaction(async (c) => {
+      // Only whether an index serves each query: on a tiny table the planner sorts a bitmap scan,
+      // and with real statistics it may count a state that is most of the table by a sequential
+      // scan, which is then the cheaper plan.
+      await c.query('SET LOCAL enable_seqscan = off');
+      for (const [name, sql] of Object.entries(PG_INDEXED_QUERIES)) {
+        const params = sql.includes('$1') ? [3000, 10] : [];
+        const plan = (await c.query(`EXPLAIN ${sql}`, params)).rows
+          .map((r: Record<string, string>) => r['QUERY PLAN'])
+          .join('\n');
+        expect(plan, `${name}:\n${plan}`).not.toMatch(/Seq Scan/);
+        expect(plan, name).toMatch(
+          /(Index (Only )?Scan using|Bitmap Index Scan on) (outbox|forward_queue)_(state_created|done|due)/,
+        );
+      }
+      // Not applied: EXPLAIN only.
+    });
   });
 
   it('purges a body once even when two nodes purge it at the same time', async () => {

@@ -5,8 +5,9 @@
 import { mkdtemp, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { SqliteStore } from '../../src/server/store/sqlite.ts';
+import { SQLITE_INDEXED_QUERIES, SqliteStore } from '../../src/server/store/sqlite.ts';
 import { SQLITE_MIGRATIONS } from '../../src/server/store/sqlite-migrations.ts';
 import { storeContract } from './store-contract.ts';
 
@@ -49,6 +50,33 @@ describe('SqliteStore specifics', () => {
       expect(await readdir(join(dir, 'messages', 'zz'))).toEqual([]);
       expect(await readdir(join(dir, 'tmp'))).toEqual([]);
       await store.close();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('answers the /metrics statistics and the history retention from indexes, never a table scan', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'sealpost-store-'));
+    try {
+      const store = await SqliteStore.open({ dataDir: dir });
+      await store.close();
+      const db = new Database(join(dir, 'sealpost.db'), { readonly: true });
+      try {
+        for (const [name, sql] of Object.entries(SQLITE_INDEXED_QUERIES)) {
+          const params = (sql.match(/\?/g) ?? []).map(() => 1);
+          const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map(
+            (r) => r.detail,
+          );
+          // Every step over a table goes through an index; no sort of the finished rows either.
+          for (const step of plan) {
+            expect(step, `${name}: ${plan.join(' | ')}`).not.toMatch(/^SCAN (outbox|forward_queue)$/);
+            expect(step, `${name}: ${plan.join(' | ')}`).not.toMatch(/TEMP B-TREE/);
+          }
+          expect(plan.join(' | '), name).toMatch(/INDEX (outbox|forward_queue)_(state_created|done)/);
+        }
+      } finally {
+        db.close();
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

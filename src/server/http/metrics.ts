@@ -16,6 +16,23 @@ export interface Metrics {
   inflightUploads: Gauge;
 }
 
+/**
+ * One call in flight at a time: the gauges of one scrape (collected concurrently) share one store
+ * query instead of running it once per gauge.
+ */
+function shared<T>(fn: () => Promise<T>): () => Promise<T> {
+  let pending: Promise<T> | null = null;
+  return () => {
+    pending ??= fn().finally(() => {
+      pending = null;
+    });
+    return pending;
+  };
+}
+
+const ageSeconds = (since: number | null): number =>
+  since === null ? 0 : Math.max(0, (Date.now() - since) / 1000);
+
 export function createMetrics(store: Store): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'sealpost_' });
@@ -60,13 +77,14 @@ export function createMetrics(store: Store): Metrics {
       registers: [registry],
     }),
   };
+  const mailStats = shared(() => store.mailStats());
   new Gauge({
     name: 'sealpost_outbox_mails',
-    help: 'Mails in the outbox by state',
+    help: 'Mails in the outbox by state (sent, failed and cancelled ones of the last --history-days)',
     labelNames: ['state'],
     registers: [registry],
     async collect() {
-      const s = await store.mailStats();
+      const s = await mailStats();
       this.set({ state: 'queued' }, s.queued);
       this.set({ state: 'sent' }, s.sent);
       this.set({ state: 'failed' }, s.failed);
@@ -78,8 +96,28 @@ export function createMetrics(store: Store): Metrics {
     help: 'Age of the oldest queued mail (0 when none): a stuck upstream shows here',
     registers: [registry],
     async collect() {
-      const s = await store.mailStats();
-      this.set(s.oldestQueuedAt === null ? 0 : Math.max(0, (Date.now() - s.oldestQueuedAt) / 1000));
+      this.set(ageSeconds((await mailStats()).oldestQueuedAt));
+    },
+  });
+  const forwardStats = shared(() => store.forwardStats());
+  new Gauge({
+    name: 'sealpost_relay_forwards',
+    help: 'Mails in the SMTP relay forward queue by state (sent and failed ones of the last --history-days)',
+    labelNames: ['state'],
+    registers: [registry],
+    async collect() {
+      const s = await forwardStats();
+      this.set({ state: 'queued' }, s.queued);
+      this.set({ state: 'sent' }, s.sent);
+      this.set({ state: 'failed' }, s.failed);
+    },
+  });
+  new Gauge({
+    name: 'sealpost_relay_oldest_queued_age_seconds',
+    help: 'Age of the oldest queued relay forward (0 when none): a stuck upstream shows here',
+    registers: [registry],
+    async collect() {
+      this.set(ageSeconds((await forwardStats()).oldestQueuedAt));
     },
   });
   return m;

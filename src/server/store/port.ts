@@ -232,6 +232,14 @@ export interface ForwardStats {
   oldestQueuedAt: number | null;
 }
 
+/** What one `pruneHistory` call deleted. */
+export interface PrunedHistory {
+  /** Outbox mails (sent, failed or cancelled). */
+  mails: number;
+  /** Relay forwards (sent or failed). */
+  forwards: number;
+}
+
 export interface Store {
   readonly kind: string;
   /** Schema migrations to the newest version (idempotent). */
@@ -345,6 +353,15 @@ export interface Store {
     bounce?: { forward: NewForward; body: StagedBody },
   ): Promise<boolean>;
   forwardStats(): Promise<ForwardStats>;
+
+  // history retention
+  /**
+   * Deletes finished history finished before `before` (doneAt < before): up to `limit` outbox mails
+   * that were sent, failed or cancelled, and up to `limit` relay forwards that were sent or failed.
+   * Queued rows (and their bodies) are never touched. Safe to run on several nodes at once: each
+   * row is deleted by one of them. Call again while either count equals `limit`.
+   */
+  pruneHistory(before: number, limit: number): Promise<PrunedHistory>;
 
   // directory
   /** Replaces the entry of this kind for this address. */

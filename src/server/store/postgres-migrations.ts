@@ -162,4 +162,16 @@ export const POSTGRES_MIGRATIONS: Migration[] = [
       CREATE INDEX messages_revoked_unpurged ON messages (revoked_at) WHERE purged_at IS NULL AND revoked_at IS NOT NULL;
     `,
   },
+  {
+    version: 4,
+    name: 'indexes for queue statistics and the history retention',
+    sql: `
+      -- Counts by state and the oldest queued row (read on every /metrics scrape) by index range scans.
+      CREATE INDEX outbox_state_created ON outbox (state, created_at);
+      CREATE INDEX forward_queue_state_created ON forward_queue (state, created_at);
+      -- Finished rows by age, for the retention pass (--history-days).
+      CREATE INDEX outbox_done ON outbox (done_at) WHERE done_at IS NOT NULL;
+      CREATE INDEX forward_queue_done ON forward_queue (done_at) WHERE done_at IS NOT NULL;
+    `,
+  },
 ];

@@ -12,6 +12,8 @@
  * - Workers on every node: `claimMail` leases due mails with FOR UPDATE SKIP LOCKED; `expireDue`
  *   takes its messages with SKIP LOCKED; `purgeBody` locks the message row (SKIP LOCKED) so two
  *   nodes never delete the same body twice. Compare-and-set transitions rely on row locks.
+ * - History retention (`pruneHistory`): finished outbox mails and forwards are deleted in batches
+ *   of rows locked with SKIP LOCKED, so nodes pruning at the same time never wait for each other.
  * - Staged bodies of a crashed node are dropped when untouched for STALE_STAGED (by `recover()` at
  *   any node's start, and by the purge pass through `expireDue`).
  * - Times are the callers' epoch milliseconds (BIGINT), except the staging bookkeeping, which uses
@@ -41,6 +43,7 @@ import {
   type NewMail,
   type NewForward,
   type NewMessage,
+  type PrunedHistory,
   type SenderRecord,
   type StagedBody,
   type Store,
@@ -132,6 +135,33 @@ function chunkExpr(column: string, whole: boolean, n = 3): string {
     ? `encode(${column}, 'base64')`
     : `encode(substring(${column} FROM $${n} FOR $${n + 1}), 'base64')`;
 }
+
+/**
+ * The queries read on every /metrics scrape and by the retention pass: each an index range scan
+ * (migration 4; store-postgres.test.ts checks the plans), never a pass over the whole table.
+ */
+export const PG_INDEXED_QUERIES = {
+  mailStats: `SELECT (SELECT COUNT(*) FROM outbox WHERE state = 'queued') AS queued,
+            (SELECT COUNT(*) FROM outbox WHERE state = 'sent') AS sent,
+            (SELECT COUNT(*) FROM outbox WHERE state = 'failed') AS failed,
+            (SELECT COUNT(*) FROM outbox WHERE state = 'cancelled') AS cancelled,
+            (SELECT MIN(created_at) FROM outbox WHERE state = 'queued') AS oldest`,
+  forwardStats: `SELECT (SELECT COUNT(*) FROM forward_queue WHERE state = 'queued') AS queued,
+            (SELECT COUNT(*) FROM forward_queue WHERE state = 'sent') AS sent,
+            (SELECT COUNT(*) FROM forward_queue WHERE state = 'failed') AS failed,
+            (SELECT MIN(created_at) FROM forward_queue WHERE state = 'queued') AS oldest`,
+  pruneMails: `DELETE FROM outbox WHERE id IN (
+       SELECT id FROM outbox
+       WHERE done_at IS NOT NULL AND done_at < $1 AND state IN ('sent', 'failed', 'cancelled')
+       ORDER BY done_at LIMIT $2
+       FOR UPDATE SKIP LOCKED)`,
+  pruneForwards: `DELETE FROM forward_queue WHERE id IN (
+       SELECT id FROM forward_queue
+       WHERE done_at IS NOT NULL AND done_at < $1 AND state IN ('sent', 'failed')
+       ORDER BY done_at LIMIT $2
+       FOR UPDATE SKIP LOCKED)
+     RETURNING body_ref`,
+} as const;
 
 const MESSAGE_SELECT = `SELECT m.*, s.email AS sender_email FROM messages m JOIN senders s ON s.id = m.sender_id`;
 
@@ -904,14 +934,7 @@ export class PostgresStore implements Store {
   }
 
   async mailStats(): Promise<MailStats> {
-    const r = await this.pool.query(
-      `SELECT COUNT(*) FILTER (WHERE state = 'queued') AS queued,
-              COUNT(*) FILTER (WHERE state = 'sent') AS sent,
-              COUNT(*) FILTER (WHERE state = 'failed') AS failed,
-              COUNT(*) FILTER (WHERE state = 'cancelled') AS cancelled,
-              MIN(created_at) FILTER (WHERE state = 'queued') AS oldest
-       FROM outbox`,
-    );
+    const r = await this.pool.query(PG_INDEXED_QUERIES.mailStats);
     const row = r.rows[0] as Row;
     return {
       queued: row.queued as number,
@@ -1103,13 +1126,7 @@ export class PostgresStore implements Store {
   }
 
   async forwardStats(): Promise<ForwardStats> {
-    const r = await this.pool.query(
-      `SELECT COUNT(*) FILTER (WHERE state = 'queued') AS queued,
-              COUNT(*) FILTER (WHERE state = 'sent') AS sent,
-              COUNT(*) FILTER (WHERE state = 'failed') AS failed,
-              MIN(created_at) FILTER (WHERE state = 'queued') AS oldest
-       FROM forward_queue`,
-    );
+    const r = await this.pool.query(PG_INDEXED_QUERIES.forwardStats);
     const row = r.rows[0] as Row;
     return {
       queued: row.queued as number,
@@ -1117,6 +1134,21 @@ export class PostgresStore implements Store {
       failed: row.failed as number,
       oldestQueuedAt: (row.oldest as number | null) ?? null,
     };
+  }
+
+  // --- history retention
+
+  async pruneHistory(before: number, limit: number): Promise<PrunedHistory> {
+    // Two short statements (each its own transaction): a batch of mails, then one of forwards.
+    const mails = await this.pool.query(PG_INDEXED_QUERIES.pruneMails, [before, limit]);
+    const forwards = await this.tx(async (c) => {
+      const r = await c.query(PG_INDEXED_QUERIES.pruneForwards, [before, limit]);
+      // Finished forwards have no body any more; one left behind would go with its row.
+      const refs = r.rows.map((x: Row) => x.body_ref as string | null).filter((x) => x !== null);
+      if (refs.length > 0) await c.query('DELETE FROM body_chunks WHERE ref = ANY($1::text[])', [refs]);
+      return r.rowCount ?? 0;
+    });
+    return { mails: mails.rowCount ?? 0, forwards };
   }
 
   // --- directory

@@ -130,4 +130,16 @@ export const SQLITE_MIGRATIONS: Migration[] = [
       CREATE INDEX forward_queue_due ON forward_queue (next_attempt_at) WHERE state = 'queued';
     `,
   },
+  {
+    version: 3,
+    name: 'indexes for queue statistics and the history retention',
+    sql: `
+      -- Counts by state and the oldest queued row (read on every /metrics scrape) from the index alone.
+      CREATE INDEX outbox_state_created ON outbox (state, created_at);
+      CREATE INDEX forward_queue_state_created ON forward_queue (state, created_at);
+      -- Finished rows by age, for the retention pass (--history-days).
+      CREATE INDEX outbox_done ON outbox (done_at) WHERE done_at IS NOT NULL;
+      CREATE INDEX forward_queue_done ON forward_queue (done_at) WHERE done_at IS NOT NULL;
+    `,
+  },
 ];

@@ -31,6 +31,7 @@ import {
   type NewMail,
   type NewForward,
   type NewMessage,
+  type PrunedHistory,
   type SenderRecord,
   type StagedBody,
   type Store,
@@ -42,6 +43,25 @@ export const BODY_READ_CHUNK = 1024 * 1024;
 const WRITE_BATCH = 1024 * 1024;
 
 type Row = Record<string, unknown>;
+
+/**
+ * The queries read on every /metrics scrape and by the retention pass, each answered from an index
+ * (migration 3; store-sqlite.test.ts checks the query plans).
+ */
+export const SQLITE_INDEXED_QUERIES = {
+  mailCounts: 'SELECT state, COUNT(*) AS n FROM outbox GROUP BY state',
+  mailOldestQueued: "SELECT MIN(created_at) AS t FROM outbox WHERE state = 'queued'",
+  forwardCounts: 'SELECT state, COUNT(*) AS n FROM forward_queue GROUP BY state',
+  forwardOldestQueued: "SELECT MIN(created_at) AS t FROM forward_queue WHERE state = 'queued'",
+  // Only finished rows have a done_at: walk that index oldest first and stop at the limit (the
+  // planner would otherwise pick the state index and sort every finished row).
+  pruneMails: `SELECT id FROM outbox INDEXED BY outbox_done
+    WHERE done_at IS NOT NULL AND done_at < ? AND state IN ('sent', 'failed', 'cancelled')
+    ORDER BY done_at LIMIT ?`,
+  pruneForwards: `SELECT id, body_path FROM forward_queue INDEXED BY forward_queue_done
+    WHERE done_at IS NOT NULL AND done_at < ? AND state IN ('sent', 'failed')
+    ORDER BY done_at LIMIT ?`,
+} as const;
 
 async function fsyncDir(dir: string): Promise<void> {
   const fh = await open(dir, 'r');
@@ -713,11 +733,9 @@ export class SqliteStore implements Store {
   }
 
   async mailStats(): Promise<MailStats> {
-    const counts = this.db.prepare('SELECT state, COUNT(*) AS n FROM outbox GROUP BY state').all() as Row[];
+    const counts = this.db.prepare(SQLITE_INDEXED_QUERIES.mailCounts).all() as Row[];
     const by = (s: string): number => (counts.find((c) => c.state === s)?.n as number | undefined) ?? 0;
-    const oldest = this.db
-      .prepare("SELECT MIN(created_at) AS t FROM outbox WHERE state = 'queued'")
-      .get() as Row;
+    const oldest = this.db.prepare(SQLITE_INDEXED_QUERIES.mailOldestQueued).get() as Row;
     return {
       queued: by('queued'),
       sent: by('sent'),
@@ -929,19 +947,40 @@ export class SqliteStore implements Store {
   }
 
   async forwardStats(): Promise<ForwardStats> {
-    const counts = this.db
-      .prepare('SELECT state, COUNT(*) AS n FROM forward_queue GROUP BY state')
-      .all() as Row[];
+    const counts = this.db.prepare(SQLITE_INDEXED_QUERIES.forwardCounts).all() as Row[];
     const by = (s: string): number => (counts.find((c) => c.state === s)?.n as number | undefined) ?? 0;
-    const oldest = this.db
-      .prepare("SELECT MIN(created_at) AS t FROM forward_queue WHERE state = 'queued'")
-      .get() as Row;
+    const oldest = this.db.prepare(SQLITE_INDEXED_QUERIES.forwardOldestQueued).get() as Row;
     return {
       queued: by('queued'),
       sent: by('sent'),
       failed: by('failed'),
       oldestQueuedAt: (oldest.t as number | null) ?? null,
     };
+  }
+
+  // --- history retention
+
+  async pruneHistory(before: number, limit: number): Promise<PrunedHistory> {
+    const { mails, forwards, paths } = this.db
+      .transaction(() => {
+        const mailIds = (this.db.prepare(SQLITE_INDEXED_QUERIES.pruneMails).all(before, limit) as Row[]).map(
+          (r) => r.id as string,
+        );
+        const deleteMail = this.db.prepare('DELETE FROM outbox WHERE id = ?');
+        for (const id of mailIds) deleteMail.run(id);
+        const fwd = this.db.prepare(SQLITE_INDEXED_QUERIES.pruneForwards).all(before, limit) as Row[];
+        const deleteForward = this.db.prepare('DELETE FROM forward_queue WHERE id = ?');
+        for (const r of fwd) deleteForward.run(r.id);
+        return {
+          mails: mailIds.length,
+          forwards: fwd.length,
+          // Finished forwards have no body any more; one left by an interrupted removal goes now.
+          paths: fwd.map((r) => (r.body_path as string | null) ?? null),
+        };
+      })
+      .immediate();
+    for (const p of paths) await this.removeForwardBody(p);
+    return { mails, forwards };
   }
 
   // --- directory
