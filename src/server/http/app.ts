@@ -4,6 +4,7 @@
  */
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { clientBucket } from '../client-bucket.ts';
 import type { ServerContext } from '../context.ts';
 import { directoryRoutes } from '../directory/routes.ts';
 import { ServerError } from '../errors.ts';
@@ -71,6 +72,8 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<Fa
     global: true,
     max: ctx.config.rateLimit,
     timeWindow: 60_000,
+    // Per client address; an IPv6 client per /64, which it can otherwise rotate through.
+    keyGenerator: (request) => clientBucket(request.ip),
     errorResponseBuilder: (_request, context) =>
       new ServerError('rate-limited', `Too many requests from this address: retry in ${context.after}.`),
   });

@@ -2,10 +2,11 @@
  * Who may read a delivery: whoever presents its link secret. The secret travels in a header
  * (`X-Sealpost-Secret: <secret>` or `Authorization: Sealpost <secret>`), never in the URL. It is
  * hashed and compared with the stored hash in constant time. Wrong secrets are counted per client
- * address (in memory, this node) and per delivery (in the store, shared by all nodes); past either
+ * address (an IPv6 client by its /64: client-bucket.ts; in memory, this node) and per delivery (in the store, shared by all nodes); past either
  * limit the answer is 429 before any secret is looked at.
  */
 import type { FastifyRequest } from 'fastify';
+import { clientBucket } from '../client-bucket.ts';
 import type { ServerContext } from '../context.ts';
 import { ServerError } from '../errors.ts';
 import { secretMatches } from '../secrets.ts';
@@ -62,7 +63,7 @@ export class PickupAccess {
   async authorize(request: FastifyRequest, id: string): Promise<DeliveryWithMessage> {
     const { config, store, metrics } = this.ctx;
     const now = this.ctx.now();
-    const ip = request.ip;
+    const ip = clientBucket(request.ip);
     if (this.perIp.count(ip, now) >= config.badSecretIpLimit)
       throw new ServerError('too-many-attempts', 'Too many wrong links from this address: wait 15 minutes.');
     const found = ID_PATTERN.test(id) ? await store.getDelivery(id) : null;

@@ -19,6 +19,7 @@ import {
   type SMTPServerSession,
 } from 'smtp-server';
 import { classifyMessage } from '../../core/index.ts';
+import { clientBucket } from '../client-bucket.ts';
 import type { ServerContext } from '../context.ts';
 import { hashToken, randomId } from '../secrets.ts';
 import type { SenderRecord } from '../store/port.ts';
@@ -87,6 +88,7 @@ export class RelayServer {
   private readonly service: SubmissionService;
   /** Authenticated sender per session id. */
   private readonly senders = new Map<string, SenderRecord>();
+  /** Open connections per client address (an IPv6 client per /64: client-bucket.ts). */
   private readonly perIp = new Map<string, number>();
   private readonly counted = new Set<string>();
   private readonly rate: WindowCounter;
@@ -170,10 +172,13 @@ export class RelayServer {
   }
 
   private onConnect(session: SMTPServerSession, cb: (err?: Error | null) => void): void {
-    const ip = session.remoteAddress;
+    const ip = clientBucket(session.remoteAddress);
     const n = (this.perIp.get(ip) ?? 0) + 1;
     if (n > this.ctx.config.smtpMaxConnectionsPerIp) {
-      this.ctx.logger.warn({ client: ip }, 'smtp: too many connections from one address');
+      this.ctx.logger.warn(
+        { client: session.remoteAddress, bucket: ip },
+        'smtp: too many connections from one address',
+      );
       return cb(reply.tooManyConnections());
     }
     this.perIp.set(ip, n);
@@ -184,7 +189,7 @@ export class RelayServer {
   private onClose(session: SMTPServerSession): void {
     this.senders.delete(session.id);
     if (!this.counted.delete(session.id)) return;
-    const ip = session.remoteAddress;
+    const ip = clientBucket(session.remoteAddress);
     const n = (this.perIp.get(ip) ?? 1) - 1;
     if (n <= 0) this.perIp.delete(ip);
     else this.perIp.set(ip, n);

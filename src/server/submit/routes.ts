@@ -3,6 +3,7 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
+import { clientBucket } from '../client-bucket.ts';
 import { parseDuration } from '../config.ts';
 import type { ServerContext } from '../context.ts';
 import { ServerError } from '../errors.ts';
@@ -81,7 +82,7 @@ export async function submitRoutes(app: FastifyInstance, opts: { ctx: ServerCont
     request.sender = await authenticateSender(ctx, request);
   };
   const perSender = app.createRateLimit({
-    keyGenerator: (request: FastifyRequest) => `sender:${request.sender?.id ?? request.ip}`,
+    keyGenerator: (request: FastifyRequest) => `sender:${request.sender?.id ?? clientBucket(request.ip)}`,
     max: ctx.config.senderRateLimit,
     timeWindow: 60_000,
   });
