@@ -1,10 +1,15 @@
 /**
  * Per-address limits count an IPv6 client by its /64 (one host can rotate through a whole /64),
  * an IPv4 client by its address, and an IPv4-mapped IPv6 address as the IPv4 address: the helper,
- * and the HTTP limits (wrong link secrets, requests) that use it.
+ * the HTTP limits (wrong link secrets, requests) and the relay's connections per address.
  */
+import type { SMTPServerSession } from 'smtp-server';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clientBucket } from '../../src/server/client-bucket.ts';
+import { loadConfig } from '../../src/server/config.ts';
+import type { ServerContext } from '../../src/server/context.ts';
+import { RelayServer } from '../../src/server/relay/server.ts';
+import { makeSelfSigned } from '../../src/server/relay/tls.ts';
 import { startTestServer, type TestServer } from './helpers.ts';
 
 describe('clientBucket', () => {
@@ -97,5 +102,50 @@ describe('the request rate limit counts an IPv6 /64 as one client', () => {
     for (let i = 0; i < 5; i++) expect((await get(`2001:db8:42:1::${i + 1}`)).status).toBe(200);
     expect((await get('2001:db8:42:1:ffff::1')).status).toBe(429);
     expect((await get('2001:db8:42:2::1')).status).toBe(200);
+  });
+});
+
+describe('the relay counts concurrent SMTP connections of an IPv6 /64 together', () => {
+  it('refuses a connection from a fresh address of a /64 that holds the limit, and frees it on close', () => {
+    // One machine has only ::1 to connect from: the connection hooks are driven directly.
+    const warnings: unknown[] = [];
+    const ctx = {
+      config: loadConfig(['--smtp-max-connections-per-ip', '2'], {}),
+      now: Date.now,
+      logger: { warn: (o: unknown) => warnings.push(o), info: () => undefined, debug: () => undefined },
+    } as unknown as ServerContext;
+    const { key, cert } = makeSelfSigned('relay.example.org');
+    const relay = new RelayServer(ctx, {
+      tls: { key: Buffer.from(key), cert: Buffer.from(cert), source: 'self-signed' },
+      hostname: 'relay.example.org',
+      onQueued: () => undefined,
+    });
+    const hooks = relay as unknown as {
+      onConnect(s: SMTPServerSession, cb: (err?: Error | null) => void): void;
+      onClose(s: SMTPServerSession): void;
+    };
+    let n = 0;
+    const connect = (remoteAddress: string) => {
+      const session = { id: `s${n++}`, remoteAddress } as SMTPServerSession;
+      let refused: Error | null | undefined;
+      hooks.onConnect(session, (err) => (refused = err));
+      return { session, refused: refused ?? null };
+    };
+    const a = connect('2001:db8:5:5::1');
+    const b = connect('2001:db8:5:5::2');
+    expect([a.refused, b.refused]).toEqual([null, null]);
+    const c = connect('2001:db8:5:5:dead:beef::3');
+    expect(c.refused?.message).toMatch(/4\.7\.0/);
+    expect(warnings).toEqual([{ client: '2001:db8:5:5:dead:beef::3', bucket: '2001:db8:5:5::/64' }]);
+    expect(connect('2001:db8:5:6::1').refused).toBeNull(); // another /64
+    // IPv4 and its mapped form are one client.
+    expect(connect('192.0.2.1').refused).toBeNull();
+    expect(connect('::ffff:192.0.2.1').refused).toBeNull();
+    expect(connect('192.0.2.1').refused).not.toBeNull();
+    // Closing one connection of the /64 frees a slot for any address in it.
+    hooks.onClose(a.session);
+    hooks.onClose(c.session); // the refused one was never counted
+    expect(connect('2001:db8:5:5::77').refused).toBeNull();
+    expect(connect('2001:db8:5:5::78').refused).not.toBeNull();
   });
 });
