@@ -6,6 +6,7 @@
  * Message-ID (so it is recognisable as a duplicate); in normal operation every mail goes out once.
  */
 import type { ServerContext } from '../context.ts';
+import { PollingWorker, type PollingWorkerOptions } from '../polling.ts';
 import { escapeHtml } from '../http/pages.ts';
 import type { MailItem } from '../store/port.ts';
 import type { NotificationPayload } from '../submit/service.ts';
@@ -13,69 +14,15 @@ import { buildMdn } from './mdn.ts';
 import { renderNotification, renderReceiptText, type Brand } from './templates.ts';
 import { isPermanentMailError, type MailTransport, type OutgoingMail } from './transport.ts';
 
-export interface OutboxWorkerOptions {
-  pollMs?: number;
-  leaseMs?: number;
-  batch?: number;
-}
+export type OutboxWorkerOptions = PollingWorkerOptions;
 
-export class OutboxWorker {
-  private timer: NodeJS.Timeout | null = null;
-  private current: Promise<void> | null = null;
-  private stopped = false;
-  private again = false;
-  private readonly pollMs: number;
-  private readonly leaseMs: number;
-  private readonly batch: number;
-
+export class OutboxWorker extends PollingWorker {
   constructor(
-    private readonly ctx: ServerContext,
+    ctx: ServerContext,
     private readonly transport: MailTransport,
     options: OutboxWorkerOptions = {},
   ) {
-    this.pollMs = options.pollMs ?? 1000;
-    this.leaseMs = options.leaseMs ?? 5 * 60_000;
-    this.batch = options.batch ?? 8;
-  }
-
-  start(): void {
-    this.schedule(0);
-  }
-
-  /** New mail was queued: look now rather than at the next poll. */
-  kick(): void {
-    if (this.stopped) return;
-    if (this.current) this.again = true;
-    else this.schedule(0);
-  }
-
-  /** Stops polling and waits for the mails being sent right now. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.current;
-  }
-
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.run(), ms);
-    this.timer.unref();
-  }
-
-  private run(): void {
-    if (this.current || this.stopped) return;
-    this.current = this.tick()
-      .then((full) => {
-        if (full) this.again = true;
-      })
-      .catch((err: unknown) => this.ctx.logger.error({ err }, 'outbox worker failed'))
-      .finally(() => {
-        this.current = null;
-        const again = this.again;
-        this.again = false;
-        this.schedule(again ? 0 : this.pollMs);
-      });
+    super(ctx, 'outbox worker', options, 5 * 60_000);
   }
 
   /** One round; true when the batch was full (there may be more). */
@@ -88,8 +35,7 @@ export class OutboxWorker {
 
   private backoff(attempts: number): number {
     const { notifyRetryBaseMs, notifyRetryMaxMs } = this.ctx.config;
-    const d = Math.min(notifyRetryMaxMs, notifyRetryBaseMs * 2 ** Math.max(0, attempts - 1));
-    return Math.round(d * (0.9 + Math.random() * 0.2));
+    return PollingWorker.backoff(attempts, notifyRetryBaseMs, notifyRetryMaxMs);
   }
 
   private async process(item: MailItem, claimedAt: number): Promise<void> {

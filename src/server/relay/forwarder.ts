@@ -10,6 +10,7 @@
 import nodemailer from 'nodemailer';
 import type { Readable } from 'node:stream';
 import type { ServerContext } from '../context.ts';
+import { PollingWorker, type PollingWorkerOptions } from '../polling.ts';
 import { randomId } from '../secrets.ts';
 import type { ForwardItem, NewForward } from '../store/port.ts';
 import { buildDsn, headerBlock, type FailedRecipient } from './dsn.ts';
@@ -79,71 +80,22 @@ export function createForwardTransport(url: string, name: string): ForwardTransp
   };
 }
 
-export interface ForwardWorkerOptions {
-  pollMs?: number;
-  leaseMs?: number;
-  batch?: number;
-}
+export type ForwardWorkerOptions = PollingWorkerOptions;
 
-export class ForwardWorker {
-  private timer: NodeJS.Timeout | null = null;
-  private current: Promise<void> | null = null;
-  private stopped = false;
-  private again = false;
-  private readonly pollMs: number;
-  private readonly leaseMs: number;
-  private readonly batch: number;
-
+export class ForwardWorker extends PollingWorker {
   constructor(
-    private readonly ctx: ServerContext,
+    ctx: ServerContext,
     private readonly transport: ForwardTransport,
     private readonly hostname: string,
     options: ForwardWorkerOptions = {},
   ) {
-    this.pollMs = options.pollMs ?? 1000;
-    this.leaseMs = options.leaseMs ?? 10 * 60_000;
-    this.batch = options.batch ?? 8;
-  }
-
-  start(): void {
-    this.schedule(0);
-  }
-
-  /** A forward was queued: look now rather than at the next poll. */
-  kick(): void {
-    if (this.stopped) return;
-    if (this.current) this.again = true;
-    else this.schedule(0);
+    super(ctx, 'forward worker', options, 10 * 60_000);
   }
 
   /** Stops polling, waits for the forwards being sent right now, closes the upstream connections. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.current;
+  override async stop(): Promise<void> {
+    await super.stop();
     this.transport.close();
-  }
-
-  private schedule(ms: number): void {
-    if (this.stopped) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => this.run(), ms);
-    this.timer.unref();
-  }
-
-  private run(): void {
-    if (this.current || this.stopped) return;
-    this.current = this.tick()
-      .then((full) => {
-        if (full) this.again = true;
-      })
-      .catch((err: unknown) => this.ctx.logger.error({ err }, 'forward worker failed'))
-      .finally(() => {
-        this.current = null;
-        const again = this.again;
-        this.again = false;
-        this.schedule(again ? 0 : this.pollMs);
-      });
   }
 
   /** One round; true when the batch was full (there may be more). */
@@ -155,8 +107,7 @@ export class ForwardWorker {
 
   private backoff(attempts: number): number {
     const { smtpRetryBaseMs, smtpRetryMaxMs } = this.ctx.config;
-    const d = Math.min(smtpRetryMaxMs, smtpRetryBaseMs * 2 ** Math.max(0, attempts - 1));
-    return Math.round(d * (0.9 + Math.random() * 0.2));
+    return PollingWorker.backoff(attempts, smtpRetryBaseMs, smtpRetryMaxMs);
   }
 
   private async process(item: ForwardItem): Promise<void> {
