@@ -93,18 +93,9 @@ async function peel(
   for (let step = 0; ; step++) {
     if (step > limits.maxLayers * 2 + 2) throw limitExceeded('layers', limits.maxLayers);
     const entity = parseEntity(current, limits);
-    const type = entity.contentType.value;
-    const filename = (
-      entity.contentType.params.name ??
-      entity.contentDisposition.params.filename ??
-      ''
-    ).toLowerCase();
+    const shape = shapeOf(entity);
 
-    if (
-      type === 'application/pkcs7-mime' ||
-      type === 'application/x-pkcs7-mime' ||
-      (type === 'application/octet-stream' && filename.endsWith('.p7m'))
-    ) {
+    if (shape === 'cms') {
       setProtocol('smime');
       const der = decodeBody(entity);
       const smime = await import('./smime/index.ts');
@@ -134,7 +125,7 @@ async function peel(
       throw unsupported(name, `This S/MIME part holds ${name}, which Sealpost cannot open.`);
     }
 
-    if (type === 'multipart/signed') {
+    if (shape === 'multipart-signed') {
       const proto = (entity.contentType.params.protocol ?? '').toLowerCase();
       const { parts } = splitMultipart(entity, limits);
       if (parts.length < 2)
@@ -177,7 +168,7 @@ async function peel(
       continue;
     }
 
-    if (type === 'multipart/encrypted') {
+    if (shape === 'multipart-encrypted') {
       const proto = (entity.contentType.params.protocol ?? '').toLowerCase();
       if (proto !== 'application/pgp-encrypted')
         throw unsupported(`multipart/encrypted protocol ${proto || '(none)'}`);
@@ -200,11 +191,7 @@ async function peel(
       continue;
     }
 
-    if (
-      type === 'application/pgp-encrypted' ||
-      type === 'application/pgp' ||
-      (type === 'application/octet-stream' && (filename.endsWith('.pgp') || filename.endsWith('.gpg')))
-    ) {
+    if (shape === 'openpgp-body') {
       // A whole-message OpenPGP body (not MIME-structured).
       setProtocol('openpgp-inline');
       const result = await openInline(decodeBody(entity), ctx, addLayer);
@@ -217,7 +204,7 @@ async function peel(
       continue;
     }
 
-    if (type === 'text/plain') {
+    if (shape === 'text') {
       const body = decodeBody(entity);
       const armor = leadingArmor(body);
       if (armor) {
@@ -233,7 +220,7 @@ async function peel(
       }
     }
 
-    if ((type === 'message/rfc822' || type === 'message/global') && layers.length > 0) {
+    if (shape === 'message' && layers.length > 0) {
       // RFC 8551 §3.1: the sender wrapped the whole message to protect its headers. The inner
       // headers are the ones under the signature/encryption: show those.
       const inner = decodeBody(entity);
@@ -307,27 +294,41 @@ function isFinalContent(bytes: Uint8Array, limits: Limits): boolean {
 
 function isFinal(bytes: Uint8Array, limits: Limits): boolean {
   const entity = parseEntity(bytes, limits);
+  const shape = shapeOf(entity);
+  if (shape === 'text')
+    return entity.body.length < 16 * 1024 * 1024 && leadingArmor(decodeBody(entity)) === null;
+  return shape === 'content';
+}
+
+/** What the peel loop sees in an entity: a secure layer of some kind, text, a message, or content. */
+type Shape =
+  'cms' | 'multipart-signed' | 'multipart-encrypted' | 'openpgp-body' | 'text' | 'message' | 'content';
+
+function shapeOf(entity: Entity): Shape {
   const type = entity.contentType.value;
   const filename = (
     entity.contentType.params.name ??
     entity.contentDisposition.params.filename ??
     ''
   ).toLowerCase();
+  const octets = type === 'application/octet-stream';
   if (
     type === 'application/pkcs7-mime' ||
     type === 'application/x-pkcs7-mime' ||
-    type === 'multipart/signed' ||
-    type === 'multipart/encrypted' ||
+    (octets && filename.endsWith('.p7m'))
+  )
+    return 'cms';
+  if (type === 'multipart/signed') return 'multipart-signed';
+  if (type === 'multipart/encrypted') return 'multipart-encrypted';
+  if (
     type === 'application/pgp-encrypted' ||
     type === 'application/pgp' ||
-    type === 'message/rfc822' ||
-    type === 'message/global' ||
-    (type === 'application/octet-stream' && /\.(p7m|pgp|gpg)$/.test(filename))
+    (octets && (filename.endsWith('.pgp') || filename.endsWith('.gpg')))
   )
-    return false;
-  if (type === 'text/plain' && entity.body.length < 16 * 1024 * 1024)
-    return leadingArmor(decodeBody(entity)) === null;
-  return type !== 'text/plain';
+    return 'openpgp-body';
+  if (type === 'text/plain') return 'text';
+  if (type === 'message/rfc822' || type === 'message/global') return 'message';
+  return 'content';
 }
 
 interface InlineResult {
