@@ -7,7 +7,12 @@ import * as openpgp from 'openpgp';
 import { utf8 } from '../bytes.ts';
 import type { OpenContext } from '../context.ts';
 import { SealpostError, malformed } from '../errors.ts';
-import type { EncryptedLayer, RecipientDescription, SignedLayer } from '../report.ts';
+import {
+  emptySignature,
+  type EncryptedLayer,
+  type RecipientDescription,
+  type SignedLayer,
+} from '../report.ts';
 import { describeKey, privateKeys, verificationKeys } from './keys.ts';
 import {
   aeadName,
@@ -395,18 +400,7 @@ async function openCleartext(
 }
 
 function noSignature(problem: string): SignedLayer['signatures'][number] {
-  return {
-    status: 'invalid',
-    signer: null,
-    fromMatches: null,
-    signedAt: null,
-    certificate: null,
-    openpgpKey: null,
-    chain: [],
-    digestAlgorithm: null,
-    signatureAlgorithm: null,
-    problems: [problem],
-  };
+  return emptySignature('invalid', [problem]);
 }
 
 /** A detached signature (PGP/MIME) over exactly `content`. */
