@@ -143,11 +143,31 @@ export function base64Decode(input: Uint8Array | string, lenient = false): Uint8
   }
   const src = typeof input === 'string' ? fromLatin1(input) : input;
   const out = new Uint8Array(Math.floor((src.length * 3) / 4) + 3);
+  const o = decodeBase64Into(src, out, 0, { acc: 0, bits: 0, done: false }, lenient);
+  return out.subarray(0, o);
+}
+
+interface Base64State {
+  acc: number;
+  bits: number;
+  /** '=' was seen: the rest is ignored. */
+  done: boolean;
+}
+
+/** The decoding loop, resumable across calls through `state`; returns the new output offset. */
+function decodeBase64Into(
+  src: Uint8Array,
+  out: Uint8Array,
+  start: number,
+  state: Base64State,
+  lenient: boolean,
+): number {
+  if (state.done) return start;
   const T = B64_DECODE;
   const n = src.length;
-  let o = 0;
-  let acc = 0;
-  let bits = 0;
+  let o = start;
+  let acc = state.acc;
+  let bits = state.bits;
   let i = 0;
   while (i < n) {
     // Fast path: four base64 characters at a quantum boundary (the common case of 76-column lines),
@@ -177,10 +197,44 @@ export function base64Decode(input: Uint8Array | string, lenient = false): Uint8
       continue;
     }
     if (WS[ch]) continue;
-    if (ch === 61 /* = */) break;
+    if (ch === 61 /* = */) {
+      state.done = true;
+      break;
+    }
     if (!lenient) throw malformed(`Invalid character in base64 data (byte ${ch} at offset ${i - 1}).`);
   }
-  return out.subarray(0, o);
+  state.acc = acc;
+  state.bits = bits;
+  return o;
+}
+
+/**
+ * Lenient base64 decoding of a body that arrives in pieces (the receiver decodes the message's
+ * transfer encoding while it downloads): the same result as base64Decode(whole, true).
+ */
+export class Base64StreamDecoder {
+  #out: Uint8Array;
+  #length = 0;
+  readonly #state: Base64State = { acc: 0, bits: 0, done: false };
+
+  constructor(expectedInputBytes = 0) {
+    this.#out = new Uint8Array(Math.floor((expectedInputBytes * 3) / 4) + 3);
+  }
+
+  push(chunk: Uint8Array): void {
+    const need = this.#length + Math.floor((chunk.length * 3) / 4) + 3;
+    if (need > this.#out.length) {
+      const grown = new Uint8Array(Math.max(need, this.#out.length * 2));
+      grown.set(this.#out.subarray(0, this.#length));
+      this.#out = grown;
+    }
+    this.#length = decodeBase64Into(chunk, this.#out, this.#length, this.#state, true);
+  }
+
+  /** The decoded bytes so far (a view). */
+  result(): Uint8Array {
+    return this.#out.subarray(0, this.#length);
+  }
 }
 
 export function base64Encode(bytes: Uint8Array, lineLength = 0, newline = '\r\n'): string {

@@ -8,6 +8,7 @@ export * from './keyring.ts';
 export type { OpenContext } from './context.ts';
 export {
   base64Decode,
+  Base64StreamDecoder,
   useHostBase64Decoder,
   base64Encode,
   concatBytes,
@@ -23,6 +24,8 @@ export type { Classification, EnvelopeHeaders } from './classify.ts';
 export { parseAddresses, normalizeAddress, formatMailbox } from './mime/addresses.ts';
 export type { Mailbox } from './mime/addresses.ts';
 export { openMessage } from './open.ts';
+export { IncomingMessage, isPreparedMessage } from './incoming.ts';
+export type { PreparedMessage } from './incoming.ts';
 export type { OpenOptions } from './open.ts';
 export {
   describeCertificateDer,

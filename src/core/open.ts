@@ -3,7 +3,8 @@
  * reporting every layer. The S/MIME and OpenPGP halves are imported on demand, so a browser loads
  * only the half a message needs.
  */
-import { latin1, readAll } from './bytes.ts';
+import { latin1 } from './bytes.ts';
+import { IncomingMessage, isPreparedMessage, type PreparedMessage } from './incoming.ts';
 import { readEnvelopeHeaders, type EnvelopeHeaders } from './classify.ts';
 import type { OpenContext } from './context.ts';
 import { SealpostError, asSealpostError, limitExceeded, malformed, unsupported } from './errors.ts';
@@ -41,7 +42,7 @@ const PGP_SIGNED = '-----BEGIN PGP SIGNED MESSAGE-----';
  * signature is returned.
  */
 export async function openMessage(
-  input: Uint8Array | ReadableStream<Uint8Array>,
+  input: Uint8Array | ReadableStream<Uint8Array> | PreparedMessage,
   options: OpenOptions,
 ): Promise<OpenedMessage> {
   try {
@@ -52,18 +53,43 @@ export async function openMessage(
 }
 
 async function peel(
-  input: Uint8Array | ReadableStream<Uint8Array>,
+  input: Uint8Array | ReadableStream<Uint8Array> | PreparedMessage,
   options: OpenOptions,
 ): Promise<OpenedMessage> {
   const limits = resolveLimits(options.limits);
   let bytes: Uint8Array;
+  // The top-level CMS object, when its transfer encoding was decoded while the message arrived.
+  let predecoded: Uint8Array | null = null;
+  let size: number;
   if (input instanceof Uint8Array) {
     if (input.length > limits.maxTotalBytes) throw limitExceeded('total size', limits.maxTotalBytes);
     bytes = input;
+    size = input.length;
   } else {
-    bytes = await readAll(input, limits.maxTotalBytes, (n) => options.onProgress?.('read', n, 0));
+    let prepared: PreparedMessage;
+    if (isPreparedMessage(input)) {
+      prepared = input;
+    } else {
+      const incoming = new IncomingMessage({ limits });
+      const reader = input.getReader();
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          incoming.push(value);
+          options.onProgress?.('read', incoming.received, 0);
+        }
+      } finally {
+        reader.releaseLock();
+      }
+      prepared = incoming.end();
+    }
+    if (prepared.size > limits.maxTotalBytes) throw limitExceeded('total size', limits.maxTotalBytes);
+    bytes = prepared.head;
+    predecoded = prepared.decodedBody;
+    size = prepared.size;
   }
-  if (bytes.length === 0) throw malformed('The message is empty.');
+  if (size === 0) throw malformed('The message is empty.');
 
   let envelope = readEnvelopeHeaders(bytes);
   const ctx: OpenContext = {
@@ -71,7 +97,7 @@ async function peel(
     limits,
     now: options.now ?? new Date(),
     fromAddress: envelope.from ? normalizeAddress(envelope.from.address) : null,
-    messageBytes: bytes.length,
+    messageBytes: size,
     ...(options.password !== undefined ? { password: options.password } : {}),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   };
@@ -97,7 +123,8 @@ async function peel(
 
     if (shape === 'cms') {
       setProtocol('smime');
-      const der = decodeBody(entity);
+      const der = step === 0 && predecoded ? predecoded : decodeBody(entity);
+      predecoded = null;
       const smime = await import('./smime/index.ts');
       const kind = smime.cmsKind(der);
       if (kind === 'enveloped' || kind === 'auth-enveloped') {
