@@ -3,6 +3,7 @@
  * or OpenPGP half of core is loaded by core itself, on demand, when a message or key needs it.
  */
 import {
+  IncomingMessage,
   MemoryKeyring,
   SealpostError,
   describeCertificateDer,
@@ -11,6 +12,7 @@ import {
   importKeyFile,
   openMessage,
   type KeyEntry,
+  type PreparedMessage,
 } from '../core/index.ts';
 import type { WorkerError, WorkerRequest, WorkerResponse } from './protocol.ts';
 
@@ -21,27 +23,22 @@ interface WorkerScope {
 const scope = globalThis as unknown as WorkerScope;
 
 /**
- * The downloaded message: one copy, filled in place as chunks arrive (transferred from the page, not
- * copied), kept so that another key or password can open it without downloading it again.
+ * The downloaded message, processed by core as it arrives (an S/MIME body's transfer encoding is
+ * decoded chunk by chunk and only the decoded object is kept), and kept so that another key or
+ * password can open it without downloading it again.
  */
-let message: { bytes: Uint8Array; length: number } | null = null;
+let incoming: IncomingMessage | null = null;
+let message: PreparedMessage | null = null;
 let receiving: { id: number; entries: KeyEntry[]; password?: string } | null = null;
-
-function append(chunk: Uint8Array): void {
-  if (!message) return;
-  if (message.length + chunk.length > message.bytes.length) {
-    const grown = new Uint8Array(Math.max(message.bytes.length * 2, message.length + chunk.length));
-    grown.set(message.bytes.subarray(0, message.length));
-    message.bytes = grown;
-  }
-  message.bytes.set(chunk, message.length);
-  message.length += chunk.length;
-}
+let failed: unknown = null;
 
 /** An attachment's bytes in a buffer of their own, so transferring them detaches nothing else. */
 function own(a: Uint8Array): Uint8Array {
   const shared =
-    a.byteOffset !== 0 || a.byteLength !== a.buffer.byteLength || a.buffer === message?.bytes.buffer;
+    a.byteOffset !== 0 ||
+    a.byteLength !== a.buffer.byteLength ||
+    a.buffer === message?.head.buffer ||
+    a.buffer === message?.decodedBody?.buffer;
   return shared ? a.slice() : a;
 }
 
@@ -55,7 +52,7 @@ async function run(id: number, entries: KeyEntry[], password: string | undefined
     return;
   }
   try {
-    const report = await openMessage(message.bytes.subarray(0, message.length), {
+    const report = await openMessage(message, {
       keyring: new MemoryKeyring(entries),
       ...(password !== undefined ? { password } : {}),
       onProgress: (stage, done, total) => reply({ id, progress: { stage, done, total } }),
@@ -82,7 +79,9 @@ function toError(e: unknown): WorkerError {
 async function handle(req: WorkerRequest): Promise<void> {
   switch (req.op) {
     case 'open-begin':
-      message = { bytes: new Uint8Array(Math.max(req.size, 1024)), length: 0 };
+      message = null;
+      failed = null;
+      incoming = new IncomingMessage({ expectedSize: req.size });
       receiving = {
         id: req.id,
         entries: req.entries,
@@ -90,17 +89,31 @@ async function handle(req: WorkerRequest): Promise<void> {
       };
       return;
     case 'open-chunk':
-      append(req.chunk);
+      try {
+        incoming?.push(req.chunk);
+      } catch (e) {
+        // Over the size limit: say so once, at the end.
+        failed = e;
+        incoming = null;
+      }
       return;
     case 'open-end': {
       const r = receiving;
       receiving = null;
+      if (failed !== null && r) {
+        reply({ id: r.id, ok: false, error: toError(failed) });
+        failed = null;
+        return;
+      }
+      message = incoming ? incoming.end() : null;
+      incoming = null;
       if (r) await run(r.id, r.entries, r.password);
       return;
     }
     case 'open-abort': {
       const r = receiving;
       receiving = null;
+      incoming = null;
       message = null;
       if (r)
         reply({
