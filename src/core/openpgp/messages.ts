@@ -22,10 +22,12 @@ import {
   hex,
   pgpError,
   publicKeyAlgorithmName,
+  dearmorMessage,
   readInput,
   strictConfig,
   symmetricName,
   type ErrorContext,
+  type PgpInput,
 } from './lib.ts';
 import { internals, type DecryptedSessionKey, type VerificationResult } from './internals.ts';
 import { reportSignatures, unparseableSignatures } from './signatures.ts';
@@ -64,10 +66,15 @@ async function parseMessage(
   ec: ErrorContext;
   cleartext: string | null;
 }> {
-  const input = readInput(data, what);
+  const dearmored = dearmorMessage(data, what);
+  const input: PgpInput = dearmored ? { binary: dearmored } : readInput(data, what);
   const decompression = decompressionLimit(ctx.limits, data.length);
   const config = strictConfig(decompression);
-  const ec: ErrorContext = { what, decompression, armored: input.armored !== undefined };
+  const ec: ErrorContext = {
+    what,
+    decompression,
+    armored: dearmored !== null || input.armored !== undefined,
+  };
   if (input.armored !== undefined) {
     const type = armorType(input.armored);
     if (type === 'SIGNED MESSAGE') {
