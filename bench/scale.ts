@@ -15,14 +15,14 @@
  * to stdout and bench/out/scale.json; record them in docs/performance.md.
  */
 import autocannon from 'autocannon';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { seedSender, spawnServe, type ServeProcess } from '../test/helpers/serve.ts';
 import pg from 'pg';
-import { hashToken, newApiKey, randomId } from '../src/server/secrets.ts';
+import { randomId } from '../src/server/secrets.ts';
 import { PostgresStore } from '../src/server/store/postgres.ts';
 import { SqliteStore } from '../src/server/store/sqlite.ts';
 
@@ -45,42 +45,15 @@ function message(size: number, to = 'bob@example.net'): Buffer {
   return Buffer.concat([head, Buffer.from(body)]).subarray(0, size);
 }
 
-interface Node {
-  child: ChildProcess;
-  url: string;
-}
+type Node = ServeProcess;
 
-async function startNode(args: string[]): Promise<Node> {
-  const child = spawn(
-    process.execPath,
-    [
-      join(ROOT, 'bin/sealpost.mjs'),
-      'serve',
-      '--port',
-      '0',
-      '--smtp-port',
-      'off',
-      '--log-level',
-      'warn',
-      '--rate-limit',
-      '100000000',
-      '--sender-rate-limit',
-      '100000000',
-      ...args,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, SEALPOST_SEALING_KEY: SEALING_KEY } },
+function startNode(args: string[]): Promise<Node> {
+  return spawnServe(
+    // prettier-ignore
+    ['--port', '0', '--smtp-port', 'off', '--log-level', 'warn',
+      '--rate-limit', '100000000', '--sender-rate-limit', '100000000', ...args],
+    { stderr: 'inherit', env: { SEALPOST_SEALING_KEY: SEALING_KEY } },
   );
-  const url = await new Promise<string>((ok, fail) => {
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /Sealpost is listening on (http:\/\/\S+)/.exec(out);
-      if (m) ok(m[1]!);
-    });
-    child.once('exit', (code) => fail(new Error(`node exited ${code}: ${out}`)));
-  });
-  child.stdout!.resume();
-  return { child, url };
 }
 
 async function stopNode(n: Node): Promise<void> {
@@ -186,13 +159,7 @@ async function measureRound(c: Setup): Promise<void> {
 async function sqliteSetup(): Promise<Setup> {
   const dir = await mkdtemp(join(tmpdir(), 'sealpost-bench-scale-'));
   const store = await SqliteStore.open({ dataDir: dir });
-  const apiKey = newApiKey();
-  await store.addSender({
-    id: randomId(12),
-    email: 'alice@example.org',
-    apiKeyHash: hashToken(apiKey),
-    at: Date.now(),
-  });
+  const apiKey = await seedSender(store);
   await store.close();
   const node = await startNode(['--data', dir]);
   return {
@@ -216,13 +183,7 @@ async function postgresSetup(admin: pg.Client, count: number): Promise<Setup> {
   u.pathname = `/${name}`;
   const url = u.toString();
   const store = await PostgresStore.open({ url });
-  const apiKey = newApiKey();
-  await store.addSender({
-    id: randomId(12),
-    email: 'alice@example.org',
-    apiKeyHash: hashToken(apiKey),
-    at: Date.now(),
-  });
+  const apiKey = await seedSender(store);
   await store.close();
   const dirs: string[] = [];
   const nodes: Node[] = [];

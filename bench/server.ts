@@ -16,7 +16,7 @@ import { request } from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { hashToken, newApiKey, randomId } from '../src/server/secrets.ts';
+import { seedSender, spawnServe } from '../test/helpers/serve.ts';
 import { SqliteStore } from '../src/server/store/sqlite.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -40,40 +40,13 @@ function message(size: number): Buffer {
   return Buffer.concat([head, Buffer.from(body)]).subarray(0, size);
 }
 
-async function startServer(dir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(
-    process.execPath,
-    [
-      join(ROOT, 'bin/sealpost.mjs'),
-      'serve',
-      '--data',
-      dir,
-      '--port',
-      '0',
-      '--smtp-port',
-      'off',
-      '--log-level',
-      'warn',
-      '--rate-limit',
-      '100000000',
-      '--sender-rate-limit',
-      '100000000',
-      '--max-message-size',
-      '200MB',
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+function startServer(dir: string) {
+  return spawnServe(
+    // prettier-ignore
+    ['--data', dir, '--port', '0', '--smtp-port', 'off', '--log-level', 'warn',
+      '--rate-limit', '100000000', '--sender-rate-limit', '100000000', '--max-message-size', '200MB'],
+    { stderr: 'inherit' },
   );
-  const url = await new Promise<string>((ok, fail) => {
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /Sealpost is listening on (http:\/\/\S+)/.exec(out);
-      if (m) ok(m[1]!);
-    });
-    child.once('exit', (code) => fail(new Error(`server exited ${code}: ${out}`)));
-  });
-  child.stdout!.resume();
-  return { child, url };
 }
 
 function postFile(url: string, apiKey: string, path: string, size: number): Promise<string> {
@@ -187,13 +160,7 @@ async function main(): Promise<void> {
   const outDir = join(ROOT, 'bench/out');
   await mkdir(outDir, { recursive: true });
   const store = await SqliteStore.open({ dataDir: dir });
-  const apiKey = newApiKey();
-  await store.addSender({
-    id: randomId(12),
-    email: 'alice@example.org',
-    apiKeyHash: hashToken(apiKey),
-    at: Date.now(),
-  });
+  const apiKey = await seedSender(store);
   await store.close();
   const { child, url } = await startServer(dir);
   let nginx: Awaited<ReturnType<typeof startNginx>> | null = null;

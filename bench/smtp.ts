@@ -19,8 +19,8 @@ import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { seedSender, spawnServe } from '../test/helpers/serve.ts';
 import nodemailer from 'nodemailer';
-import { hashToken, newApiKey, randomId } from '../src/server/secrets.ts';
 import { SqliteStore } from '../src/server/store/sqlite.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -136,45 +136,15 @@ async function nodemailerRun(port: number, raw: Buffer): Promise<number> {
   return seconds;
 }
 
-async function startSealpost(
-  dir: string,
-  upstreamPort: number,
-): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(
-    process.execPath,
-    [
-      join(ROOT, 'bin/sealpost.mjs'),
-      'serve',
-      '--data',
-      dir,
-      '--port',
-      '0',
-      '--smtp-port',
-      '0',
-      '--smtp-trusted-networks',
-      '127.0.0.1/32',
-      '--smtp-upstream',
-      `smtp://127.0.0.1:${upstreamPort}`,
-      '--smtp-max-connections-per-ip',
-      '100',
-      '--sender-rate-limit',
-      '100000000',
-      '--log-level',
-      'warn',
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
+async function startSealpost(dir: string, upstreamPort: number) {
+  const serve = await spawnServe(
+    // prettier-ignore
+    ['--data', dir, '--port', '0', '--smtp-port', '0', '--smtp-trusted-networks', '127.0.0.1/32',
+      '--smtp-upstream', `smtp://127.0.0.1:${upstreamPort}`, '--smtp-max-connections-per-ip', '100',
+      '--sender-rate-limit', '100000000', '--log-level', 'warn'],
+    { stderr: 'inherit' },
   );
-  const port = await new Promise<number>((ok, fail) => {
-    let out = '';
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /SMTP relay: +\S+:(\d+)/.exec(out);
-      if (m) ok(Number(m[1]));
-    });
-    child.once('exit', (code) => fail(new Error(`server exited ${code}: ${out}`)));
-  });
-  child.stdout!.resume();
-  return { child, port };
+  return { ...serve, port: serve.smtpPort! };
 }
 
 async function main(): Promise<void> {
@@ -189,12 +159,7 @@ async function main(): Promise<void> {
   await mkdir(outDir, { recursive: true });
   const dir = await mkdtemp(join(tmpdir(), 'sealpost-bench-smtp-'));
   const store = await SqliteStore.open({ dataDir: dir });
-  await store.addSender({
-    id: randomId(12),
-    email: 'alice@example.org',
-    apiKeyHash: hashToken(newApiKey()),
-    at: Date.now(),
-  });
+  await seedSender(store);
   await store.close();
 
   const sink = await startSink();

@@ -4,7 +4,6 @@
  * same bytes) and nothing half-written may be visible: every committed message has its complete
  * file, and no file without a committed message survives the restart.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
@@ -12,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { hashToken, newApiKey, randomId } from '../../src/server/secrets.ts';
+import { randomId } from '../../src/server/secrets.ts';
 import { SqliteStore } from '../../src/server/store/sqlite.ts';
-import { ROOT } from '../helpers/paths.ts';
+import { seedSender, spawnServe } from '../helpers/serve.ts';
 import { storedFiles } from './helpers.ts';
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
@@ -31,45 +30,13 @@ function makeMessage(size: number): Buffer {
   return Buffer.concat([head, Buffer.from(body), Buffer.from('\r\n')]);
 }
 
-async function startChild(dir: string): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(
-    process.execPath,
-    [
-      join(ROOT, 'bin/sealpost.mjs'),
-      'serve',
-      '--data',
-      dir,
-      '--port',
-      '0',
-      '--smtp-port',
-      'off',
-      '--log-level',
-      'warn',
-      '--rate-limit',
-      '1000000',
-      '--sender-rate-limit',
-      '1000000',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
+const startChild = (dir: string) =>
+  spawnServe(
+    // prettier-ignore
+    ['--data', dir, '--port', '0', '--smtp-port', 'off', '--log-level', 'warn',
+      '--rate-limit', '1000000', '--sender-rate-limit', '1000000'],
+    { timeoutMs: 30_000 },
   );
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 30_000);
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /Sealpost is listening on (http:\/\/\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-    child.on('exit', (code) => reject(new Error(`server exited (${code}): ${out}`)));
-  });
-  child.stdout!.resume();
-  child.stderr!.resume();
-  return { child, url };
-}
 
 /** POSTs a message in chunks; resolves with the id on 201, null on anything else or a dropped connection. */
 function post(url: string, apiKey: string, body: Buffer): Promise<string | null> {
@@ -131,22 +98,15 @@ describe('crash safety (kill -9 during submissions)', () => {
     const dir = await mkdtemp(join(tmpdir(), 'sealpost-crash-'));
     dirs.push(dir);
     const setup = await SqliteStore.open({ dataDir: dir });
-    const apiKey = newApiKey();
-    await setup.addSender({
-      id: randomId(12),
-      email: 'alice@example.org',
-      apiKeyHash: hashToken(apiKey),
-      at: Date.now(),
-    });
+    const apiKey = await seedSender(setup);
     await setup.close();
 
     const acknowledged = new Map<string, string>(); // message id → sha256 of what was sent
     let attempts = 0;
     const rounds = 4;
     for (let round = 0; round < rounds; round++) {
-      const { child, url } = await startChild(dir);
+      const { child, url, exited } = await startChild(dir);
       let alive = true;
-      const exited = new Promise<void>((r) => child.once('exit', () => r()));
       const workers = Array.from({ length: 4 }, async () => {
         while (alive) {
           const size = randomInt(2) === 0 ? randomInt(500, 20_000) : randomInt(200_000, 3_000_000);
@@ -164,8 +124,7 @@ describe('crash safety (kill -9 during submissions)', () => {
     }
 
     // Restart once more (recovery runs), then stop it cleanly and check the store.
-    const { child } = await startChild(dir);
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    const { child, exited } = await startChild(dir);
     child.kill('SIGTERM');
     await exited;
 

@@ -9,7 +9,7 @@
  *   they expire, every notification still arrives, and every copy of one notification carries the
  *   same Message-ID and link (at-least-once + idempotent: exactly once after dedupe by Message-ID).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -22,6 +22,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/server/config.ts';
 import { startServer } from '../../src/server/main.ts';
 import { ROOT } from '../helpers/paths.ts';
+import { spawnServe, type ServeProcess } from '../helpers/serve.ts';
 import { freePort, linkIn, parseMail, sleep, waitUntil } from './helpers.ts';
 import { createTestDatabase, requirePostgres } from './pg.ts';
 
@@ -94,64 +95,17 @@ describe('a node whose PostgreSQL cannot be reached', () => {
   });
 });
 
-interface Node {
-  child: ChildProcess;
-  url: string;
-  exited: Promise<void>;
-}
+type Node = ServeProcess;
 
-async function startNode(database: string, dataDir: string, sinkPort: number): Promise<Node> {
-  const child = spawn(
-    process.execPath,
-    [
-      join(ROOT, 'bin/sealpost.mjs'),
-      'serve',
-      '--database',
-      database,
-      '--data',
-      dataDir,
-      '--port',
-      '0',
-      '--smtp-port',
-      'off',
-      '--base-url',
-      BASE_URL,
-      '--smtp-upstream',
-      `smtp://127.0.0.1:${sinkPort}`,
-      '--notify-lease',
-      '5s',
-      '--notify-retry-base',
-      '200ms',
-      '--log-level',
-      'warn',
-      '--rate-limit',
-      '1000000',
-      '--sender-rate-limit',
-      '1000000',
-    ],
-    {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NO_COLOR: '1', SEALPOST_SEALING_KEY: SEALING_KEY },
-    },
+function startNode(database: string, dataDir: string, sinkPort: number): Promise<Node> {
+  return spawnServe(
+    // prettier-ignore
+    ['--database', database, '--data', dataDir, '--port', '0', '--smtp-port', 'off',
+      '--base-url', BASE_URL, '--smtp-upstream', `smtp://127.0.0.1:${sinkPort}`,
+      '--notify-lease', '5s', '--notify-retry-base', '200ms', '--log-level', 'warn',
+      '--rate-limit', '1000000', '--sender-rate-limit', '1000000'],
+    { env: { SEALPOST_SEALING_KEY: SEALING_KEY } },
   );
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const url = await new Promise<string>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`node did not start: ${out}`)), 60_000);
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /Sealpost is listening on (http:\/\/\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(m[1]!);
-      }
-    });
-    child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-    child.once('exit', (code) => reject(new Error(`node exited (${code}): ${out}`)));
-  });
-  child.stdout!.resume();
-  child.stderr!.resume();
-  return { child, url, exited };
 }
 
 /** Peak resident memory of a process (VmHWM), in bytes. */

@@ -5,16 +5,15 @@
  * one as a stored message with the same bytes, a forwarded one either still queued with the same
  * bytes or delivered to the upstream byte for byte. Nothing half-written survives.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { hashToken, newApiKey, randomId } from '../../../src/server/secrets.ts';
+import { randomId } from '../../../src/server/secrets.ts';
 import { SqliteStore } from '../../../src/server/store/sqlite.ts';
-import { ROOT } from '../../helpers/paths.ts';
+import { seedSender, spawnServe } from '../../helpers/serve.ts';
 import { createUpstream, idIn, sendWithNodemailer } from './helpers.ts';
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
@@ -33,48 +32,15 @@ function makeMessage(size: number, encrypted: boolean): Buffer {
   return Buffer.concat([head, Buffer.from(body), Buffer.from('\r\n')]);
 }
 
-async function startChild(dir: string, upstreamPort: number): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(
-    process.execPath,
-    [
-      join(ROOT, 'bin/sealpost.mjs'),
-      'serve',
-      '--data',
-      dir,
-      '--port',
-      '0',
-      '--smtp-port',
-      '0',
-      '--smtp-trusted-networks',
-      '127.0.0.1/32',
-      '--smtp-upstream',
-      `smtp://127.0.0.1:${upstreamPort}`,
-      '--smtp-retry-base',
-      '200ms',
-      '--log-level',
-      'warn',
-      '--sender-rate-limit',
-      '1000000',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
+async function startChild(dir: string, upstreamPort: number) {
+  const serve = await spawnServe(
+    // prettier-ignore
+    ['--data', dir, '--port', '0', '--smtp-port', '0', '--smtp-trusted-networks', '127.0.0.1/32',
+      '--smtp-upstream', `smtp://127.0.0.1:${upstreamPort}`, '--smtp-retry-base', '200ms',
+      '--log-level', 'warn', '--sender-rate-limit', '1000000'],
+    { timeoutMs: 30_000 },
   );
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${out}`)), 30_000);
-    child.stdout!.on('data', (c: Buffer) => {
-      out += c.toString();
-      const m = /SMTP relay: +\S+:(\d+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolve(Number(m[1]));
-      }
-    });
-    child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
-    child.on('exit', (code) => reject(new Error(`server exited (${code}): ${out}`)));
-  });
-  child.stdout!.resume();
-  child.stderr!.resume();
-  return { child, port };
+  return { ...serve, port: serve.smtpPort! };
 }
 
 async function readAll(s: Readable | null): Promise<Buffer> {
@@ -94,12 +60,7 @@ describe('relay crash safety (kill -9 during a stream of SMTP messages)', () => 
     const dir = await mkdtemp(join(tmpdir(), 'sealpost-relay-crash-'));
     dirs.push(dir);
     const setup = await SqliteStore.open({ dataDir: dir });
-    await setup.addSender({
-      id: randomId(12),
-      email: 'alice@example.org',
-      apiKeyHash: hashToken(newApiKey()),
-      at: Date.now(),
-    });
+    await seedSender(setup);
     await setup.close();
     const up = await createUpstream();
     await up.start();
@@ -108,9 +69,8 @@ describe('relay crash safety (kill -9 during a stream of SMTP messages)', () => 
     const queued = new Map<string, string>(); // forward id → sha256 sent
     let attempts = 0;
     for (let round = 0; round < 4; round++) {
-      const { child, port } = await startChild(dir, up.port);
+      const { child, port, exited } = await startChild(dir, up.port);
       let alive = true;
-      const exited = new Promise<void>((r) => child.once('exit', () => r()));
       const workers = Array.from({ length: 4 }, async () => {
         while (alive) {
           const size = randomInt(3) === 0 ? randomInt(200_000, 2_000_000) : randomInt(500, 20_000);
@@ -134,9 +94,8 @@ describe('relay crash safety (kill -9 during a stream of SMTP messages)', () => 
       await Promise.all(workers);
     }
     // Restart once more (recovery runs; the queue drains to the upstream), then stop cleanly.
-    const { child } = await startChild(dir, up.port);
+    const { child, exited } = await startChild(dir, up.port);
     await new Promise((r) => setTimeout(r, 1500));
-    const exited = new Promise<void>((r) => child.once('exit', () => r()));
     child.kill('SIGTERM');
     await exited;
     await up.stop();
