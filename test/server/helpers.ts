@@ -78,6 +78,8 @@ export interface ReceivedMail {
 export interface SmtpSink {
   port: number;
   mails: ReceivedMail[];
+  /** Recipients refused at RCPT TO with this reply code (e.g. 451 or 550). */
+  refuse: Map<string, number>;
   start(): Promise<void>;
   stop(): Promise<void>;
   /** Resolves when at least n mails arrived (or rejects after timeoutMs). */
@@ -101,15 +103,26 @@ export async function freePort(): Promise<number> {
 export async function createSmtpSink(port?: number): Promise<SmtpSink> {
   const p = port ?? (await freePort());
   const mails: ReceivedMail[] = [];
+  const refuse = new Map<string, number>();
   let server: SMTPServer | null = null;
   return {
     port: p,
     mails,
+    refuse,
     async start() {
       server = new SMTPServer({
         authOptional: true,
         disabledCommands: ['STARTTLS', 'AUTH'],
         logger: false,
+        onRcptTo(address, _session, cb) {
+          const code = refuse.get(address.address.toLowerCase());
+          if (code === undefined) return cb();
+          const err = new Error(code >= 500 ? 'No such user here' : 'Try again later') as Error & {
+            responseCode: number;
+          };
+          err.responseCode = code;
+          cb(err);
+        },
         onData(stream, session, callback) {
           const chunks: Buffer[] = [];
           stream.on('data', (c: Buffer) => chunks.push(c));

@@ -8,8 +8,7 @@ import { readFileSync } from 'node:fs';
 import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect, TLSSocket } from 'node:tls';
 import nodemailer from 'nodemailer';
-import { SMTPServer } from 'smtp-server';
-import { freePort, sleep, startTestServer, type ReceivedMail, type TestServer } from '../helpers.ts';
+import { createSmtpSink, startTestServer, type SmtpSink, type TestServer } from '../helpers.ts';
 
 export interface RelayServer extends TestServer {
   smtpPort: number;
@@ -38,73 +37,9 @@ export async function startRelay(
   return Object.assign(t, { smtpPort: t.server.smtpPort });
 }
 
-export interface Upstream {
-  port: number;
-  mails: ReceivedMail[];
-  /** Recipients refused at RCPT TO with this reply code (e.g. 451 or 550). */
-  refuse: Map<string, number>;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-  waitFor(n: number, timeoutMs?: number): Promise<ReceivedMail[]>;
-}
-
 /** An upstream mail server stand-in: keeps what it gets, can refuse chosen recipients. */
-export async function createUpstream(port?: number): Promise<Upstream> {
-  const p = port ?? (await freePort());
-  const mails: ReceivedMail[] = [];
-  const refuse = new Map<string, number>();
-  let server: SMTPServer | null = null;
-  return {
-    port: p,
-    mails,
-    refuse,
-    async start() {
-      server = new SMTPServer({
-        authOptional: true,
-        disabledCommands: ['STARTTLS', 'AUTH'],
-        logger: false,
-        onRcptTo(address, _session, cb) {
-          const code = refuse.get(address.address.toLowerCase());
-          if (code === undefined) return cb();
-          const err = new Error(code >= 500 ? 'No such user here' : 'Try again later') as Error & {
-            responseCode: number;
-          };
-          err.responseCode = code;
-          cb(err);
-        },
-        onData(stream, session, cb) {
-          const chunks: Buffer[] = [];
-          stream.on('data', (c: Buffer) => chunks.push(c));
-          stream.on('end', () => {
-            mails.push({
-              from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-              to: session.envelope.rcptTo.map((r) => r.address),
-              raw: Buffer.concat(chunks),
-            });
-            cb();
-          });
-        },
-      });
-      server.on('error', () => undefined);
-      await new Promise<void>((resolve, reject) => {
-        server!.once('error', reject);
-        server!.listen(p, '127.0.0.1', () => resolve());
-      });
-    },
-    async stop() {
-      if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
-      server = null;
-    },
-    async waitFor(n, timeoutMs = 15_000) {
-      const until = Date.now() + timeoutMs;
-      while (mails.length < n) {
-        if (Date.now() > until) throw new Error(`expected ${n} mails upstream, got ${mails.length}`);
-        await sleep(25);
-      }
-      return mails;
-    },
-  };
-}
+export type Upstream = SmtpSink;
+export const createUpstream = createSmtpSink;
 
 export interface SendOptions {
   port: number;
