@@ -49,13 +49,13 @@ import {
   type Store,
   type TransitionInput,
 } from './port.ts';
+import { deliveryFromRow, forwardFromRow, messageFromRow, senderFromRow, type Row } from './rows.ts';
 
 /** Size of a body chunk row: 1 MiB. */
 export const PG_CHUNK_SIZE = 1024 * 1024;
 /** A staged body untouched this long belongs to a dead upload (its node crashed). */
 export const STALE_STAGED = '1 hour';
 
-type Row = Record<string, unknown>;
 type Queryable = pg.Pool | pg.PoolClient;
 
 const INT8 = 20;
@@ -67,62 +67,6 @@ const TYPES = {
     return pg.types.getTypeParser(oid, format as 'text');
   },
 } as unknown as pg.CustomTypesConfig;
-
-function messageFromRow(r: Row): MessageRecord {
-  return {
-    id: r.id as string,
-    senderId: r.sender_id as string,
-    senderEmail: r.sender_email as string,
-    size: r.size as number,
-    sha256: r.sha256 as string,
-    protocol: r.protocol as string,
-    encrypted: r.encrypted as boolean,
-    signed: r.signed as boolean,
-    contentType: r.content_type as string,
-    fromHeader: (r.from_header as string | null) ?? null,
-    subject: r.subject as string,
-    headerDate: (r.header_date as string | null) ?? null,
-    headerMessageId: (r.header_message_id as string | null) ?? null,
-    createdAt: r.created_at as number,
-    expiresAt: r.expires_at as number,
-    revokedAt: (r.revoked_at as number | null) ?? null,
-    purgedAt: (r.purged_at as number | null) ?? null,
-    receiptRequested: r.receipt_requested as boolean,
-  };
-}
-
-function deliveryFromRow(r: Row): DeliveryRecord {
-  return {
-    id: r.id as string,
-    messageId: r.message_id as string,
-    recipient: r.recipient as string,
-    state: r.state as DeliveryState,
-    createdAt: r.created_at as number,
-    updatedAt: r.updated_at as number,
-  };
-}
-
-function senderFromRow(r: Row): SenderRecord {
-  return {
-    id: r.id as string,
-    email: r.email as string,
-    createdAt: r.created_at as number,
-    revokedAt: (r.revoked_at as number | null) ?? null,
-  };
-}
-
-function forwardFromRow(r: Row): NewForward {
-  return {
-    id: r.id as string,
-    mailFrom: r.mail_from as string,
-    recipients: r.recipients as string[],
-    size: r.size as number,
-    sha256: r.sha256 as string,
-    senderId: (r.sender_id as string | null) ?? null,
-    createdAt: r.created_at as number,
-    expiresAt: r.expires_at as number,
-  };
-}
 
 /**
  * A body chunk (or the slice $n, $n+1 = 1-based start and length) as base64 text: pg's protocol

@@ -37,12 +37,11 @@ import {
   type Store,
   type TransitionInput,
 } from './port.ts';
+import { deliveryFromRow, forwardFromRow, messageFromRow, senderFromRow, type Row } from './rows.ts';
 
 /** Read size for message bodies: 1 MiB (64 KiB reads halve download throughput). */
 export const BODY_READ_CHUNK = 1024 * 1024;
 const WRITE_BATCH = 1024 * 1024;
-
-type Row = Record<string, unknown>;
 
 /**
  * The queries read on every /metrics scrape and by the retention pass, each answered from an index
@@ -70,62 +69,6 @@ async function fsyncDir(dir: string): Promise<void> {
   } finally {
     await fh.close();
   }
-}
-
-function messageFromRow(r: Row): MessageRecord {
-  return {
-    id: r.id as string,
-    senderId: r.sender_id as string,
-    senderEmail: r.sender_email as string,
-    size: r.size as number,
-    sha256: r.sha256 as string,
-    protocol: r.protocol as string,
-    encrypted: r.encrypted === 1,
-    signed: r.signed === 1,
-    contentType: r.content_type as string,
-    fromHeader: (r.from_header as string | null) ?? null,
-    subject: r.subject as string,
-    headerDate: (r.header_date as string | null) ?? null,
-    headerMessageId: (r.header_message_id as string | null) ?? null,
-    createdAt: r.created_at as number,
-    expiresAt: r.expires_at as number,
-    revokedAt: (r.revoked_at as number | null) ?? null,
-    purgedAt: (r.purged_at as number | null) ?? null,
-    receiptRequested: r.receipt_requested === 1,
-  };
-}
-
-function deliveryFromRow(r: Row): DeliveryRecord {
-  return {
-    id: r.id as string,
-    messageId: r.message_id as string,
-    recipient: r.recipient as string,
-    state: r.state as DeliveryState,
-    createdAt: r.created_at as number,
-    updatedAt: r.updated_at as number,
-  };
-}
-
-function senderFromRow(r: Row): SenderRecord {
-  return {
-    id: r.id as string,
-    email: r.email as string,
-    createdAt: r.created_at as number,
-    revokedAt: (r.revoked_at as number | null) ?? null,
-  };
-}
-
-function forwardFromRow(r: Row): NewForward {
-  return {
-    id: r.id as string,
-    mailFrom: r.mail_from as string,
-    recipients: JSON.parse(r.recipients as string) as string[],
-    size: r.size as number,
-    sha256: r.sha256 as string,
-    senderId: (r.sender_id as string | null) ?? null,
-    createdAt: r.created_at as number,
-    expiresAt: r.expires_at as number,
-  };
 }
 
 const MESSAGE_SELECT = `SELECT m.*, s.email AS sender_email FROM messages m JOIN senders s ON s.id = m.sender_id`;
