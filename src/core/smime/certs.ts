@@ -5,7 +5,7 @@ import { base64Decode, latin1, sha256Hex, toArrayBuffer, toHex } from '../bytes.
 import { SealpostError } from '../errors.ts';
 import type { CertificateEntry } from '../keyring.ts';
 import type { CertificateInfo } from '../report.ts';
-import { CURVES, OID, SIGNATURE_ALGORITHMS } from './oids.ts';
+import { CURVES, MODERN_KEYS, MODERN_SIGNATURES, OID, SIGNATURE_ALGORITHMS } from './oids.ts';
 
 export interface ParsedCertificate {
   der: Uint8Array;
@@ -157,8 +157,7 @@ export function publicKeyDescription(cert: pkijs.Certificate): string {
     const curve = params?.valueBlock?.toString?.() ?? '';
     return `EC ${CURVES[curve]?.name ?? curve}`;
   }
-  if (alg === OID.ed25519) return 'Ed25519';
-  return `OID ${alg}`;
+  return MODERN_KEYS[alg] ?? `OID ${alg}`;
 }
 
 export async function describeParsed(p: ParsedCertificate): Promise<CertificateInfo> {
@@ -180,7 +179,9 @@ export async function describeParsed(p: ParsedCertificate): Promise<CertificateI
     extendedKeyUsage: eku.map((o) => EKU_NAMES[o] ?? o),
     publicKeyAlgorithm: publicKeyDescription(cert),
     signatureAlgorithm:
-      SIGNATURE_ALGORITHMS[cert.signatureAlgorithm.algorithmId]?.name ?? cert.signatureAlgorithm.algorithmId,
+      SIGNATURE_ALGORITHMS[cert.signatureAlgorithm.algorithmId]?.name ??
+      MODERN_SIGNATURES[cert.signatureAlgorithm.algorithmId]?.name ??
+      cert.signatureAlgorithm.algorithmId,
     isCA: isCA(cert),
     selfSigned: subject === issuer,
   };

@@ -19,6 +19,9 @@ export const OID = {
   pbkdf2: '1.2.840.113549.1.5.12',
   ecPublicKey: '1.2.840.10045.2.1',
   ed25519: '1.3.101.112',
+  ed448: '1.3.101.113',
+  x25519: '1.3.101.110',
+  x448: '1.3.101.111',
   aes128Cbc: '2.16.840.1.101.3.4.1.2',
   aes192Cbc: '2.16.840.1.101.3.4.1.22',
   aes256Cbc: '2.16.840.1.101.3.4.1.42',
@@ -47,12 +50,18 @@ export const DIGESTS: Record<string, { name: string; webcrypto: string | null; w
   '2.16.840.1.101.3.4.2.2': { name: 'SHA-384', webcrypto: 'SHA-384', weak: false },
   '2.16.840.1.101.3.4.2.3': { name: 'SHA-512', webcrypto: 'SHA-512', weak: false },
   '1.2.840.113549.2.5': { name: 'MD5', webcrypto: null, weak: true },
+  // Computed with @noble/hashes (modern-signatures.ts): WebCrypto has none of these.
+  '2.16.840.1.101.3.4.2.8': { name: 'SHA3-256', webcrypto: null, weak: false },
+  '2.16.840.1.101.3.4.2.9': { name: 'SHA3-384', webcrypto: null, weak: false },
+  '2.16.840.1.101.3.4.2.10': { name: 'SHA3-512', webcrypto: null, weak: false },
+  '2.16.840.1.101.3.4.2.11': { name: 'SHAKE128', webcrypto: null, weak: false }, // 256-bit output (RFC 8702)
+  '2.16.840.1.101.3.4.2.12': { name: 'SHAKE256', webcrypto: null, weak: false }, // 512-bit output (RFC 8419, RFC 8702)
 };
 
 /** Signature algorithm OIDs → the digest they imply (null: taken from the digest algorithm field). */
 export const SIGNATURE_ALGORITHMS: Record<
   string,
-  { name: string; kind: 'rsa' | 'ecdsa' | 'rsa-pss' | 'ed25519' | 'dsa'; hash: string | null }
+  { name: string; kind: 'rsa' | 'ecdsa' | 'rsa-pss' | 'dsa'; hash: string | null }
 > = {
   '1.2.840.113549.1.1.1': { name: 'rsaEncryption', kind: 'rsa', hash: null },
   '1.2.840.113549.1.1.4': { name: 'md5WithRSAEncryption', kind: 'rsa', hash: 'MD5' },
@@ -67,7 +76,6 @@ export const SIGNATURE_ALGORITHMS: Record<
   '1.2.840.10045.4.3.3': { name: 'ecdsa-with-SHA384', kind: 'ecdsa', hash: 'SHA-384' },
   '1.2.840.10045.4.3.4': { name: 'ecdsa-with-SHA512', kind: 'ecdsa', hash: 'SHA-512' },
   '1.2.840.10045.2.1': { name: 'ecdsa', kind: 'ecdsa', hash: null },
-  '1.3.101.112': { name: 'Ed25519', kind: 'ed25519', hash: null },
   '1.2.840.10040.4.3': { name: 'dsa-with-sha1', kind: 'dsa', hash: 'SHA-1' },
   '1.2.840.10040.4.1': { name: 'dsa', kind: 'dsa', hash: null },
 };
@@ -118,6 +126,101 @@ export const HMACS: Record<string, string> = {
   '1.2.840.113549.2.11': 'SHA-512',
 };
 
+/**
+ * Signature algorithms handled by modern-signatures.ts rather than WebCrypto's classic set: EdDSA
+ * (RFC 8410/8419), ML-DSA (FIPS 204, RFC 9881/9882) pure and pre-hash, SLH-DSA (FIPS 205, RFC 9909/
+ * 9814) pure and pre-hash. `set` names the parameter set (the noble export), `prehash` the hash of
+ * the pre-hash variants, `pure` the OID of the plain variant (a key certified under it may make
+ * either kind of signature; a key certified under a pre-hash OID only pre-hash signatures).
+ */
+export const MODERN_SIGNATURES: Record<
+  string,
+  {
+    name: string;
+    family: 'eddsa' | 'ml-dsa' | 'slh-dsa';
+    set: string;
+    prehash: 'SHA-256' | 'SHA-512' | 'SHAKE128' | 'SHAKE256' | null;
+    pure: string;
+  }
+> = {};
+{
+  const nist = '2.16.840.1.101.3.4.3.';
+  const add = (
+    id: string,
+    name: string,
+    family: 'eddsa' | 'ml-dsa' | 'slh-dsa',
+    set: string,
+    prehash: 'SHA-256' | 'SHA-512' | 'SHAKE128' | 'SHAKE256' | null = null,
+    pure = id,
+  ): void => {
+    MODERN_SIGNATURES[id] = { name, family, set, prehash, pure };
+  };
+  add(OID.ed25519, 'Ed25519', 'eddsa', 'ed25519');
+  add(OID.ed448, 'Ed448', 'eddsa', 'ed448');
+  for (const [n, level] of [
+    [17, 44],
+    [18, 65],
+    [19, 87],
+  ] as const) {
+    add(`${nist}${n}`, `ML-DSA-${level}`, 'ml-dsa', `ml_dsa${level}`);
+    add(
+      `${nist}${n + 15}`,
+      `HashML-DSA-${level} with SHA-512`,
+      'ml-dsa',
+      `ml_dsa${level}`,
+      'SHA-512',
+      `${nist}${n}`,
+    );
+  }
+  const slh = [
+    ['sha2', '128s', 'SHA-256'],
+    ['sha2', '128f', 'SHA-256'],
+    ['sha2', '192s', 'SHA-512'],
+    ['sha2', '192f', 'SHA-512'],
+    ['sha2', '256s', 'SHA-512'],
+    ['sha2', '256f', 'SHA-512'],
+    ['shake', '128s', 'SHAKE128'],
+    ['shake', '128f', 'SHAKE128'],
+    ['shake', '192s', 'SHAKE256'],
+    ['shake', '192f', 'SHAKE256'],
+    ['shake', '256s', 'SHAKE256'],
+    ['shake', '256f', 'SHAKE256'],
+  ] as const;
+  slh.forEach(([h, size, pre], i) => {
+    const name = `SLH-DSA-${h.toUpperCase()}-${size}`;
+    const set = `slh_dsa_${h}_${size}`;
+    add(`${nist}${20 + i}`, name, 'slh-dsa', set);
+    add(
+      `${nist}${35 + i}`,
+      `HashSLH-DSA-${h.toUpperCase()}-${size} with ${pre}`,
+      'slh-dsa',
+      set,
+      pre,
+      `${nist}${20 + i}`,
+    );
+  });
+}
+
+/** ML-KEM (FIPS 203, RFC 9935/9936): the KEM OIDs of certificates and of KEMRecipientInfo. */
+export const ML_KEM: Record<string, { name: string; set: 'ml_kem512' | 'ml_kem768' | 'ml_kem1024' }> = {
+  '2.16.840.1.101.3.4.4.1': { name: 'ML-KEM-512', set: 'ml_kem512' },
+  '2.16.840.1.101.3.4.4.2': { name: 'ML-KEM-768', set: 'ml_kem768' },
+  '2.16.840.1.101.3.4.4.3': { name: 'ML-KEM-1024', set: 'ml_kem1024' },
+};
+
+/** Public key algorithms named plainly (certificate dialogs, key lists). */
+export const MODERN_KEYS: Record<string, string> = {
+  [OID.x25519]: 'X25519',
+  [OID.x448]: 'X448',
+  ...Object.fromEntries(Object.entries(ML_KEM).map(([k, v]) => [k, v.name])),
+  ...Object.fromEntries(Object.entries(MODERN_SIGNATURES).map(([k, v]) => [k, v.name])),
+};
+
+/** A signature algorithm by name, classic or modern ("sha256WithRSAEncryption", "ML-DSA-65"). */
+export function signatureAlgorithmName(oid: string): string {
+  return SIGNATURE_ALGORITHMS[oid]?.name ?? MODERN_SIGNATURES[oid]?.name ?? `OID ${oid}`;
+}
+
 const OTHER_NAMES: Record<string, string> = {
   [OID.rc2Cbc]: 'RC2-CBC',
   [OID.desCbc]: 'DES-CBC',
@@ -136,6 +239,8 @@ const OTHER_NAMES: Record<string, string> = {
 
 export function algorithmName(oid: string): string {
   return (
+    MODERN_SIGNATURES[oid]?.name ??
+    MODERN_KEYS[oid] ??
     CONTENT_CIPHERS[oid]?.name ??
     KEY_WRAPS[oid]?.name ??
     DIGESTS[oid]?.name ??

@@ -36,7 +36,8 @@ import {
 } from './certs.ts';
 import { certIds, describeCmsId, matches, readCmsId, type CertIds } from './ids.ts';
 import { md5 } from './legacy.ts';
-import { CURVES, DIGESTS, OID, SIGNATURE_ALGORITHMS, algorithmName } from './oids.ts';
+import { ModernCryptoEngine, isModernSignature, nobleDigest, verifyModern } from './modern-signatures.ts';
+import { CURVES, DIGESTS, OID, SIGNATURE_ALGORITHMS, algorithmName, signatureAlgorithmName } from './oids.ts';
 import { verifyDsa, verifyRsaPkcs1Raw } from './verify-legacy.ts';
 
 export interface Candidate {
@@ -202,7 +203,7 @@ async function digest(name: string, data: Uint8Array): Promise<Uint8Array | null
   const info = Object.values(DIGESTS).find((d) => d.name === name);
   if (info?.webcrypto) return new Uint8Array(await crypto.subtle.digest(info.webcrypto, bufferSource(data)));
   if (name === 'MD5') return md5(data);
-  return null;
+  return nobleDigest(name, data);
 }
 
 async function verifySignerInfo(
@@ -228,7 +229,7 @@ async function verifySignerInfo(
   const digestName = DIGESTS[digestAlg.oid]?.name ?? algorithmName(digestAlg.oid);
   const sigInfo = SIGNATURE_ALGORITHMS[sigAlg.oid];
   report.digestAlgorithm = digestName;
-  report.signatureAlgorithm = sigInfo?.name ?? algorithmName(sigAlg.oid);
+  report.signatureAlgorithm = signatureAlgorithmName(sigAlg.oid);
 
   // Signed attributes: the content digest, the signing time, the content type.
   let toVerify = signedContent;
@@ -360,6 +361,8 @@ async function checkSignature(
 ): Promise<boolean | 'unsupported'> {
   const kind = SIGNATURE_ALGORITHMS[sigAlg.oid]?.kind;
   const spki = new Uint8Array(signer.cert.subjectPublicKeyInfo.toSchema().toBER(false));
+  // EdDSA, ML-DSA, SLH-DSA: modern-signatures.ts (it answers false for any failure itself).
+  if (isModernSignature(sigAlg.oid)) return verifyModern(sigAlg.oid, spki, data, signature);
   const webHash = Object.values(DIGESTS).find((d) => d.name === hashName)?.webcrypto ?? null;
   try {
     if (kind === 'rsa') {
@@ -418,17 +421,6 @@ async function checkSignature(
         { name: 'ECDSA', hash: webHash },
         key,
         toArrayBuffer(rawSig),
-        bufferSource(data),
-      );
-    }
-    if (kind === 'ed25519') {
-      const key = await crypto.subtle.importKey('spki', toArrayBuffer(spki), { name: 'Ed25519' }, false, [
-        'verify',
-      ]);
-      return await crypto.subtle.verify(
-        { name: 'Ed25519' },
-        key,
-        toArrayBuffer(signature),
         bufferSource(data),
       );
     }
@@ -571,7 +563,8 @@ export async function validatePath(
         certs: [...others, signer.p.cert],
         checkDate,
       });
-      const result = await engine.verify();
+      // Our engine adds EdDSA, ML-DSA and SLH-DSA certificate signatures to PKI.js's set.
+      const result = await engine.verify({}, new ModernCryptoEngine());
       const leaf = result.certificatePath?.[0];
       if (result.result && result.certificatePath && leaf && !equalBytes(tbsOf(leaf), signerTbs)) {
         lastMessage = 'the path found does not start at the signer\u2019s certificate';
