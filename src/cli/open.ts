@@ -22,9 +22,11 @@ export const openCommand: Command = {
   usage: `${USAGE}
 
   FILE                   a complete message (.eml), as received
-  --key PATH             a PKCS#12 (.p12/.pfx) or an armored OpenPGP secret key (repeatable)
+  --key PATH             a PKCS#12 (.p12/.pfx), a PKCS#8 private key (PEM/DER, with its certificate in
+                         the same PEM or another --key) or an armored OpenPGP secret key (repeatable)
   --passphrase P         unlocks the keys given with --key
-  --password P           the message password (S/MIME PWRI or OpenPGP symmetric encryption)
+  --password P           the message password (S/MIME PWRI or OpenPGP symmetric encryption), or the
+                         pre-shared key of an S/MIME KEK recipient (hexadecimal or base64)
   --trust PATH           a CA certificate (PEM/DER) or an OpenPGP public key to trust (repeatable)
   --json                 print exactly one JSON object (the report, or {"error": {...}})
   --save-attachments DIR write the attachments into DIR

@@ -32,6 +32,7 @@ export {
   exportPrivateKey,
   generateIdentity,
   importKeyFile,
+  importKeyFiles,
   sniffKeyFile,
 } from './keyfile.ts';
 export type { ImportOptions, KeyFileKind } from './keyfile.ts';

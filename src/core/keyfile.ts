@@ -1,19 +1,22 @@
 /**
- * One entry point for "here is a key file": PKCS#12, PEM/DER certificates, OpenPGP keys (armored
- * or binary). Used by the CLI (--key, --trust) and the receiver's import dialog. The S/MIME and
- * OpenPGP modules are loaded only when the file needs them.
+ * One entry point for "here is a key file": PKCS#12, PKCS#8 private keys (DER or PEM, plain or
+ * encrypted, with their certificates), PEM/DER certificates, OpenPGP keys (armored or binary). Used
+ * by the CLI (--key, --trust) and the receiver's import dialog. The S/MIME and OpenPGP modules are
+ * loaded only when the file needs them.
  */
 import { latin1 } from './bytes.ts';
 import { SealpostError, asSealpostError } from './errors.ts';
 import type { KeyEntry } from './keyring.ts';
 import type { CertificateInfo } from './report.ts';
 
-export type KeyFileKind = 'pkcs12' | 'x509' | 'openpgp' | 'unknown';
+export type KeyFileKind = 'pkcs12' | 'pkcs8' | 'x509' | 'openpgp' | 'unknown';
 
 /** Guesses what a key file is from its first bytes. */
 export function sniffKeyFile(bytes: Uint8Array): KeyFileKind {
   const head = latin1(bytes, 0, Math.min(bytes.length, 4096));
   if (head.includes('-----BEGIN PGP ')) return 'openpgp';
+  // A PEM with a private key (and often its certificate after it) is a PKCS#8 key file.
+  if (/-----BEGIN (ENCRYPTED )?PRIVATE KEY-----/.test(head)) return 'pkcs8';
   if (head.includes('-----BEGIN CERTIFICATE-----') || head.includes('-----BEGIN X509 CERTIFICATE-----'))
     return 'x509';
   if (head.includes('-----BEGIN PKCS12-----')) return 'pkcs12';
@@ -25,7 +28,16 @@ export function sniffKeyFile(bytes: Uint8Array): KeyFileKind {
     const l = bytes[i] ?? 0;
     i += l & 0x80 ? 1 + (l & 0x7f) : 1;
     if (bytes[i] === 0x02 && bytes[i + 1] === 0x01 && bytes[i + 2] === 0x03) return 'pkcs12';
-    if (bytes[i] === 0x30) return 'x509';
+    // PrivateKeyInfo: INTEGER 0 (or 1, RFC 5958 with a public key), then the AlgorithmIdentifier.
+    if (bytes[i] === 0x02 && bytes[i + 1] === 0x01 && bytes[i + 2]! <= 1 && bytes[i + 3] === 0x30)
+      return 'pkcs8';
+    if (bytes[i] === 0x30) {
+      // EncryptedPrivateKeyInfo opens with an AlgorithmIdentifier (its OID next); a certificate with
+      // tbsCertificate ([0] version or the serial number).
+      const l2 = bytes[i + 1] ?? 0;
+      const j = i + (l2 & 0x80 ? 2 + (l2 & 0x7f) : 2);
+      return bytes[j] === 0x06 ? 'pkcs8' : 'x509';
+    }
   }
   // Binary OpenPGP: a packet tag byte has the high bit set (old or new format).
   if (b0 !== undefined && (b0 & 0x80) !== 0) return 'openpgp';
@@ -37,11 +49,46 @@ export interface ImportOptions {
   passphrase?: string;
   /** Certificates and OpenPGP public keys become trust anchors / trusted signers. */
   trusted?: boolean;
+  /** Certificates (DER) the caller already has, to pair a bare PKCS#8 private key with its own. */
+  certificates?: Uint8Array[];
 }
 
 /** Reads any supported key file into keyring entries. */
 export async function importKeyFile(bytes: Uint8Array, options: ImportOptions = {}): Promise<KeyEntry[]> {
-  const kind = sniffKeyFile(bytes);
+  return importKeyFiles([bytes], options);
+}
+
+/**
+ * Reads several key files chosen together: a PKCS#8 private key finds its certificate among the
+ * others (or in `options.certificates`); every other file is read on its own.
+ */
+export async function importKeyFiles(files: Uint8Array[], options: ImportOptions = {}): Promise<KeyEntry[]> {
+  const kinds = files.map(sniffKeyFile);
+  const out: KeyEntry[] = [];
+  const pairing = kinds.includes('pkcs8');
+  if (pairing) {
+    try {
+      const { importPrivateKeyFiles } = await import('./smime/index.ts');
+      out.push(
+        ...(await importPrivateKeyFiles(
+          files.filter((_, i) => kinds[i] === 'pkcs8' || kinds[i] === 'x509'),
+          options.passphrase ?? '',
+          options.certificates ?? [],
+          options.trusted ?? false,
+        )),
+      );
+    } catch (e) {
+      throw asSealpostError(e, 'malformed', 'The key file');
+    }
+  }
+  for (const [i, bytes] of files.entries()) {
+    if (pairing && (kinds[i] === 'pkcs8' || kinds[i] === 'x509')) continue;
+    out.push(...(await importOne(bytes, kinds[i]!, options)));
+  }
+  return out;
+}
+
+async function importOne(bytes: Uint8Array, kind: KeyFileKind, options: ImportOptions): Promise<KeyEntry[]> {
   try {
     switch (kind) {
       case 'pkcs12': {
@@ -59,7 +106,7 @@ export async function importKeyFile(bytes: Uint8Array, options: ImportOptions = 
       default:
         throw new SealpostError(
           'unsupported',
-          'This file is not a key file Sealpost knows: use a PKCS#12 (.p12/.pfx), a PEM or DER certificate, or an OpenPGP key.',
+          'This file is not a key file Sealpost knows: use a PKCS#12 (.p12/.pfx), a PKCS#8 private key with its certificate, a PEM or DER certificate, or an OpenPGP key.',
           { algorithm: 'unknown key file format' },
         );
     }

@@ -77,10 +77,20 @@ export const NO_SIGNATURE: Readonly<SignatureReport> = Object.freeze(emptySignat
 
 /** Who a message is encrypted for, as far as the message says. */
 export interface RecipientDescription {
-  type: 'key-transport' | 'key-agreement' | 'password' | 'kek' | 'openpgp-public-key' | 'openpgp-password';
+  type:
+    | 'key-transport'
+    | 'key-agreement'
+    | 'key-encapsulation'
+    | 'password'
+    | 'kek'
+    | 'openpgp-public-key'
+    | 'openpgp-password';
   /** Issuer and serial (S/MIME), subject key identifier, or OpenPGP key ID, in words. */
   description: string;
-  /** Key-management algorithm by name (e.g. "RSAES-PKCS1-v1_5", "RSAES-OAEP-SHA256", "ECDH P-256"). */
+  /**
+   * Key-management algorithm by name (e.g. "RSAES-PKCS1-v1_5", "RSAES-OAEP-SHA256", "ECDH P-256",
+   * "X25519 (dhSinglePass-stdDH-hkdf-sha256)", "ML-KEM-768 (HKDF-SHA256)", "AES-256 key wrap").
+   */
   algorithm: string;
   issuer?: string;
   serialNumber?: string;

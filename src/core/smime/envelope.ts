@@ -2,12 +2,15 @@
  * EnvelopedData (RFC 5652 §6) and AuthEnvelopedData (RFC 5083) decryption.
  *
  * Recipient kinds: key transport (RSA PKCS#1 v1.5 with implicit rejection, RSA-OAEP), key agreement
- * (ECDH P-256/384/521 with the X9.63 KDF of RFC 5753, with or without ukm), and password (PWRI,
- * RFC 3211). Content: AES-CBC, AES-GCM, 3DES-CBC (read only).
+ * (ECDH P-256/384/521 with the X9.63 KDF of RFC 5753, with or without ukm; X25519/X448 with the
+ * X9.63 KDF or HKDF of RFC 8418, x-agreement.ts), key encapsulation (ML-KEM in KEMRecipientInfo,
+ * RFC 9629, kem-recipient.ts), a pre-shared KEK (kek-recipient.ts), and password (PWRI, RFC 3211).
+ * Content: AES-CBC, AES-GCM, ChaCha20-Poly1305 (RFC 8103, chacha.ts), 3DES-CBC (read only).
  */
 import { bufferSource, concatBytes, toArrayBuffer, utf8 } from '../bytes.ts';
 import type { OpenContext } from '../context.ts';
 import { SealpostError, limitExceeded } from '../errors.ts';
+import { integrityFailure } from './failures.ts';
 import { entriesOfType, type SmimePrivateEntry } from '../keyring.ts';
 import type { EncryptedLayer, RecipientDescription } from '../report.ts';
 import {
@@ -17,7 +20,6 @@ import {
   algorithm,
   children,
   content,
-  derLength,
   expect,
   is,
   octets,
@@ -29,7 +31,11 @@ import {
   type Tlv,
 } from './ber.ts';
 import { parseCertificate } from './certs.ts';
+import { decryptChaCha20Poly1305 } from './chacha.ts';
 import { certIds, describeCmsId, matches, readCmsId, type CertIds, type CmsId } from './ids.ts';
+import { eccCmsSharedInfo, x963Kdf } from './kdf.ts';
+import { describeKekRecipient, openKekRecipient } from './kek-recipient.ts';
+import { describeKemRecipient, isKemRecipient, openKemRecipient } from './kem-recipient.ts';
 import { cbcDecrypt } from './legacy.ts';
 import {
   CONTENT_CIPHERS,
@@ -42,12 +48,13 @@ import {
   algorithmName,
 } from './oids.ts';
 import { rsaKeyFromPkcs8, rsaOaepDecrypt, rsaPkcs1v15DecryptImplicit } from './rsa.ts';
+import { describeXAgreement, isXKey, xKeyAgreement } from './x-agreement.ts';
 
 interface Recipient {
   index: number;
   description: RecipientDescription;
   /** Tries to recover the content-encryption key with one of our keys; null when none applies. */
-  kind: 'ktri' | 'kari' | 'pwri' | 'other';
+  kind: 'ktri' | 'kari' | 'kemri' | 'kekri' | 'pwri' | 'other';
   tlv: Tlv;
 }
 
@@ -76,15 +83,6 @@ function ourKeys(ctx: OpenContext): OurKey[] {
     }
   }
   return out;
-}
-
-function integrityFailure(cause?: unknown): SealpostError {
-  return new SealpostError(
-    'integrity-failure',
-    'The message could not be decrypted: it was altered or damaged on the way, or the key does not belong to it.',
-    {},
-    { cause },
-  );
 }
 
 export async function decryptEnvelope(
@@ -131,7 +129,7 @@ export async function decryptEnvelope(
     contentAlgorithm,
     recipients: recipients.map((r) => r.description),
     openedBy: null,
-    integrityProtected: cipher?.kind === 'aes-gcm',
+    integrityProtected: cipher?.kind === 'aes-gcm' || cipher?.kind === 'chacha20-poly1305',
     problems: [],
   };
   if (!cipher)
@@ -142,12 +140,16 @@ export async function decryptEnvelope(
         algorithm: contentAlgorithm,
       },
     );
-  if (auth && cipher.kind !== 'aes-gcm')
+  const aead = cipher.kind === 'aes-gcm' || cipher.kind === 'chacha20-poly1305';
+  if (auth && !aead)
     throw new SealpostError('unsupported', `AuthEnvelopedData with ${contentAlgorithm} is not supported.`, {
       algorithm: contentAlgorithm,
     });
-  if (!auth && cipher.kind === 'aes-gcm')
-    throw new SealpostError('malformed', 'AES-GCM must be used in AuthEnvelopedData, not EnvelopedData.');
+  if (!auth && aead)
+    throw new SealpostError(
+      'malformed',
+      `${contentAlgorithm} must be used in AuthEnvelopedData, not EnvelopedData.`,
+    );
 
   const { cek, openedBy } = await recoverKey(der, recipients, ctx, cipher.keyBytes);
   layer.openedBy = openedBy;
@@ -157,6 +159,9 @@ export async function decryptEnvelope(
   let plaintext: Uint8Array;
   if (cipher.kind === 'aes-gcm') {
     plaintext = await decryptGcm(der, cipherAlg.params, cek, encrypted, mac!, authAttrs);
+  } else if (cipher.kind === 'chacha20-poly1305') {
+    const aad = authAttrs ? retag(der, authAttrs, 0x31) : undefined;
+    plaintext = await decryptChaCha20Poly1305(der, cipherAlg.params, cek, encrypted, mac!, aad);
   } else {
     const iv =
       cipherAlg.params && is(cipherAlg.params, UNIVERSAL, T.OCTET_STRING)
@@ -263,7 +268,9 @@ function readRecipients(der: Uint8Array, set: Tlv): Recipient[] {
           tlv,
           description: {
             type: 'key-agreement',
-            algorithm: scheme ? `ECDH (${scheme.name})` : algorithmName(alg.oid),
+            algorithm:
+              describeXAgreement(der, f[1], alg.oid) ??
+              (scheme ? `ECDH (${scheme.name})` : algorithmName(alg.oid)),
             ...(first ? describeCmsId(first) : { description: 'an unnamed key-agreement recipient' }),
           },
         };
@@ -280,14 +287,10 @@ function readRecipients(der: Uint8Array, set: Tlv): Recipient[] {
           },
         };
       }
-      if (is(tlv, CONTEXT, 2)) {
-        return {
-          index,
-          kind: 'other',
-          tlv,
-          description: { type: 'kek', algorithm: 'KEK', description: 'a pre-shared key' },
-        };
-      }
+      if (is(tlv, CONTEXT, 2))
+        return { index, kind: 'kekri', tlv, description: describeKekRecipient(der, tlv) };
+      if (isKemRecipient(der, tlv))
+        return { index, kind: 'kemri', tlv, description: describeKemRecipient(der, tlv) };
     } catch (e) {
       if (e instanceof SealpostError && e.code === 'truncated') throw e;
     }
@@ -348,6 +351,7 @@ async function recoverKey(
   const keys = ourKeys(ctx);
   let lastError: SealpostError | null = null;
   let passwordRecipient: Recipient | null = null;
+  let kekRecipient: Recipient | null = null;
   for (const r of recipients) {
     try {
       if (r.kind === 'ktri') {
@@ -388,8 +392,26 @@ async function recoverKey(
         if (result) return result;
         continue;
       }
+      if (r.kind === 'kemri') {
+        const opened = await openKemRecipient(
+          der,
+          r.tlv,
+          keys.map((k) => k.entry),
+          keyBytes,
+        );
+        if (opened)
+          return {
+            cek: opened.cek,
+            openedBy: { recipient: r.index, keyId: opened.entry.id, description: opened.entry.label },
+          };
+        continue;
+      }
       if (r.kind === 'pwri') {
         passwordRecipient = r;
+        continue;
+      }
+      if (r.kind === 'kekri') {
+        kekRecipient ??= r;
         continue;
       }
     } catch (e) {
@@ -413,6 +435,17 @@ async function recoverKey(
         recipient: passwordRecipient.index,
         keyId: 'password',
         description: 'the message password',
+      },
+    };
+  }
+  if (kekRecipient && (ctx.password !== undefined || !lastError)) {
+    const cek = await openKekRecipient(der, kekRecipient.tlv, ctx.password, keyBytes);
+    return {
+      cek,
+      openedBy: {
+        recipient: kekRecipient.index,
+        keyId: 'pre-shared-key',
+        description: `the pre-shared key ${kekRecipient.description.description.replace(/^the holder of the pre-shared key /, '')}`,
       },
     };
   }
@@ -446,6 +479,11 @@ async function tryKeyAgreement(
     const id = kariRid(der, rid!);
     const key = keys.find((k) => matches(id, k.ids));
     if (!key) continue;
+    if (isXKey(key.keyAlgorithm)) {
+      const encryptedKey = content(der, expect(ek, UNIVERSAL, T.OCTET_STRING, 'encryptedKey'));
+      const cek = await xKeyAgreement(der, { originator: f[1], ukm, alg, encryptedKey }, key.entry, keyBytes);
+      return { cek, openedBy: { recipient: r.index, keyId: key.entry.id, description: key.entry.label } };
+    }
     const scheme = ECDH_SCHEMES[alg.oid];
     if (!scheme)
       throw new SealpostError(
@@ -501,7 +539,7 @@ async function tryKeyAgreement(
       kek = await x963Kdf(
         scheme.hash,
         z,
-        sharedInfo(raw(der, alg.params), ukm, wrapInfo.keyBytes),
+        eccCmsSharedInfo(raw(der, alg.params), ukm, wrapInfo.keyBytes),
         wrapInfo.keyBytes,
       );
     } catch (e) {
@@ -531,36 +569,6 @@ async function tryKeyAgreement(
     return { cek, openedBy: { recipient: r.index, keyId: key.entry.id, description: key.entry.label } };
   }
   return null;
-}
-
-/** ECC-CMS-SharedInfo (RFC 5753 §7.2), DER. */
-function sharedInfo(keyInfo: Uint8Array, ukm: Uint8Array | null, kekBytes: number): Uint8Array {
-  const tlv = (id: number, body: Uint8Array): Uint8Array =>
-    concatBytes([Uint8Array.of(id), derLength(body.length), body]);
-  const bits = kekBytes * 8;
-  const parts = [keyInfo];
-  if (ukm) parts.push(tlv(0xa0, tlv(0x04, ukm)));
-  parts.push(
-    tlv(0xa2, tlv(0x04, Uint8Array.of(bits >>> 24, (bits >>> 16) & 0xff, (bits >>> 8) & 0xff, bits & 0xff))),
-  );
-  return tlv(0x30, concatBytes(parts));
-}
-
-/** ANSI X9.63 KDF. */
-async function x963Kdf(hash: string, z: Uint8Array, info: Uint8Array, length: number): Promise<Uint8Array> {
-  const out: Uint8Array[] = [];
-  let have = 0;
-  for (let counter = 1; have < length; counter++) {
-    const block = concatBytes([
-      z,
-      Uint8Array.of(counter >>> 24, (counter >>> 16) & 0xff, (counter >>> 8) & 0xff, counter & 0xff),
-      info,
-    ]);
-    const d = new Uint8Array(await crypto.subtle.digest(hash, toArrayBuffer(block)));
-    out.push(d);
-    have += d.length;
-  }
-  return concatBytes(out).subarray(0, length);
 }
 
 /** RFC 3211: PBKDF2 key derivation and the double-CBC key unwrap. */

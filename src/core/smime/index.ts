@@ -11,6 +11,7 @@ import { inflateCompressed } from './compressed.ts';
 import { decryptEnvelope } from './envelope.ts';
 import { OID } from './oids.ts';
 import { exportPkcs12File, importPkcs12File } from './pkcs12.ts';
+import { decryptPkcs8, pairKeysWithCertificates, splitKeyFile } from './pkcs8.ts';
 import { verifySigned } from './signed.ts';
 
 export type CmsKind = 'enveloped' | 'auth-enveloped' | 'signed' | 'compressed' | 'other';
@@ -103,6 +104,29 @@ export function decompressCms(der: Uint8Array, ctx: OpenContext): Promise<Uint8A
 /** Imports a PKCS#12 file: one smime-private entry per key, plus certificate entries (not trusted). */
 export function importPkcs12(bytes: Uint8Array, passphrase: string): Promise<KeyEntry[]> {
   return wrap('The PKCS#12 file', () => importPkcs12File(bytes, passphrase));
+}
+
+/**
+ * Imports PKCS#8 private keys (DER or PEM, plain or encrypted with `passphrase`) with their
+ * certificates: from these files (PEM bundles, certificate files) or `knownCertificates`.
+ */
+export function importPrivateKeyFiles(
+  files: Uint8Array[],
+  passphrase: string,
+  knownCertificates: Uint8Array[],
+  trusted: boolean,
+): Promise<KeyEntry[]> {
+  return wrap('The private key file', async () => {
+    const keys: Uint8Array[] = [];
+    const certificates: Uint8Array[] = [];
+    for (const f of files) {
+      const parts = splitKeyFile(f);
+      keys.push(...parts.keys);
+      for (const e of parts.encryptedKeys) keys.push(await decryptPkcs8(e, passphrase));
+      certificates.push(...parts.certificates);
+    }
+    return pairKeysWithCertificates(keys, certificates, knownCertificates, trusted);
+  });
 }
 
 /** Exports an identity as PKCS#12 (AES-256-CBC, PBKDF2-SHA256, HMAC-SHA256 MAC). */

@@ -102,7 +102,7 @@ export const ECDH_SCHEMES: Record<string, { name: string; hash: string }> = {
 
 export const CONTENT_CIPHERS: Record<
   string,
-  { name: string; kind: 'aes-cbc' | 'aes-gcm' | '3des-cbc'; keyBytes: number }
+  { name: string; kind: 'aes-cbc' | 'aes-gcm' | 'chacha20-poly1305' | '3des-cbc'; keyBytes: number }
 > = {
   [OID.aes128Cbc]: { name: 'AES-128-CBC', kind: 'aes-cbc', keyBytes: 16 },
   [OID.aes192Cbc]: { name: 'AES-192-CBC', kind: 'aes-cbc', keyBytes: 24 },
@@ -111,6 +111,8 @@ export const CONTENT_CIPHERS: Record<
   [OID.aes192Gcm]: { name: 'AES-192-GCM', kind: 'aes-gcm', keyBytes: 24 },
   [OID.aes256Gcm]: { name: 'AES-256-GCM', kind: 'aes-gcm', keyBytes: 32 },
   [OID.desEde3Cbc]: { name: '3DES-CBC', kind: '3des-cbc', keyBytes: 24 },
+  // RFC 8103 (AuthEnvelopedData only), chacha.ts
+  '1.2.840.113549.1.9.16.3.18': { name: 'ChaCha20-Poly1305', kind: 'chacha20-poly1305', keyBytes: 32 },
 };
 
 export const KEY_WRAPS: Record<string, { name: string; keyBytes: number }> = {

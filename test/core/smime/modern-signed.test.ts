@@ -9,9 +9,11 @@ import { describe, expect, it } from 'vitest';
 import { openMessage } from '../../../src/core/index.ts';
 import * as smime from '../../../src/core/smime/index.ts';
 import { raw } from '../../../src/core/smime/ber.ts';
-import { parseCertificate } from '../../../src/core/smime/certs.ts';
+import { parseCertificate, splitCertificates } from '../../../src/core/smime/certs.ts';
 import { verifyModern } from '../../../src/core/smime/modern-signatures.ts';
-import { requireShared } from '../../helpers/paths.ts';
+import { splitKeyFile } from '../../../src/core/smime/pkcs8.ts';
+import { FIXTURES, requireFixtures, requireShared } from '../../helpers/paths.ts';
+import { signModern } from './cms-build.ts';
 import {
   EXAMPLES,
   PQC,
@@ -198,3 +200,68 @@ describe.skipIf(!shared)('draft-ireland-examples-cms signatures on RFC 9216 keys
     expect(s.problems.join(' ')).toMatch(/does not chain/);
   });
 });
+
+describe.skipIf(!requireFixtures('EdDSA keys and chains made by openssl'))(
+  'Ed25519 and Ed448 signers on openssl-made keys and chains',
+  () => {
+    const KEYS = join(FIXTURES, 'keys');
+    const der = (f: string): Uint8Array => splitCertificates(read(join(KEYS, f)))[0]!;
+    const pkcs8 = (f: string): Uint8Array => splitKeyFile(read(join(KEYS, f))).keys[0]!;
+    const content = new TextEncoder().encode('Content-Type: text/plain\r\n\r\nMARK-eddsa\r\n');
+
+    it('Ed25519 under an Ed25519 issuing CA and root: valid; under the RSA root only: untrusted', async () => {
+      const signed = await signModern({
+        content,
+        certificate: der('frank.pem'),
+        pkcs8: pkcs8('frank.key'),
+        chain: [der('ed-inter.pem')],
+      });
+      const edRoot = await keyringOf([{ path: join(KEYS, 'ed-root.pem'), trusted: true }]);
+      const s = (await smime.verifySignedData(signed, null, ctxFor(edRoot))).layer.signatures[0]!;
+      expect(s.status, s.problems.join('; ')).toBe('valid');
+      expect(s.signer).toBe('frank@example.test');
+      expect(s.digestAlgorithm).toBe('SHA-512');
+      expect(s.chain.map((c) => c.publicKeyAlgorithm)).toEqual(['Ed25519', 'Ed25519', 'Ed25519']);
+      const rsaRoot = await keyringOf([{ path: join(KEYS, 'root.pem'), trusted: true }]);
+      expect((await smime.verifySignedData(signed, null, ctxFor(rsaRoot))).layer.signatures[0]!.status).toBe(
+        'untrusted',
+      );
+      const m = await openMessage(
+        wrapSmime(signed, { from: 'frank@example.test', smimeType: 'signed-data' }),
+        {
+          keyring: edRoot,
+        },
+      );
+      expect(m.signature.status).toBe('valid');
+      expect(m.signature.fromMatches).toBe(true);
+      expect(m.text).toContain('MARK-eddsa');
+    });
+
+    it('Ed448 with a SHAKE256 message digest (RFC 8419) under the RSA chain: valid; altered: invalid', async () => {
+      const signed = await signModern({
+        content,
+        certificate: der('grace.pem'),
+        pkcs8: pkcs8('grace.key'),
+        chain: [der('inter.pem')],
+      });
+      const k = await keyringOf([{ path: join(KEYS, 'root.pem'), trusted: true }]);
+      const s = (await smime.verifySignedData(signed, null, ctxFor(k))).layer.signatures[0]!;
+      expect(s.status, s.problems.join('; ')).toBe('valid');
+      expect(s.signatureAlgorithm).toBe('Ed448');
+      expect(s.digestAlgorithm).toBe('SHAKE256');
+      const i = Buffer.from(signed).indexOf(Buffer.from('MARK-eddsa'));
+      expect(
+        (await smime.verifySignedData(flipAt(signed, i), null, ctxFor(k))).layer.signatures[0]!.status,
+      ).toBe('invalid');
+      expect(
+        (
+          await smime.verifySignedData(
+            flipAt(signed, signedDataPlaces(signed).signatures[0]!),
+            null,
+            ctxFor(k),
+          )
+        ).layer.signatures[0]!.status,
+      ).toBe('invalid');
+    });
+  },
+);
