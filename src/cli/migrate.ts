@@ -41,11 +41,11 @@ ends up with all of it or none of it. Stop the server first. Afterwards start ev
       return 64;
     }
     const { copySqliteToPostgres, CopyError } = await import('../server/store/copy-to-postgres.ts');
-    const { redactDatabaseUrl } = await import('../server/store/index.ts');
+    const { redactSecrets } = await import('../server/redact.ts');
     const say = (s: string): void => {
       if (!values.quiet) process.stdout.write(`${s}\n`);
     };
-    say(`Copying ${values.from} into ${redactDatabaseUrl(to)} …`);
+    say(`Copying ${values.from} into ${redactSecrets(to)} …`);
     try {
       const r = await copySqliteToPostgres({ from: values.from, to, log: (l) => say(`  ${l}`) });
       say(
@@ -68,7 +68,7 @@ ends up with all of it or none of it. Stop the server first. Afterwards start ev
         process.stderr.write(`sealpost migrate: ${e.message}\n`);
         return 1;
       }
-      process.stderr.write(`sealpost migrate: ${(e as Error).message}\n`);
+      process.stderr.write(`sealpost migrate: ${redactSecrets((e as Error).message)}\n`);
       return 1;
     }
   },

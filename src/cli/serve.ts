@@ -4,11 +4,13 @@ import type { Command } from './main.ts';
 export const serveCommand: Command = {
   name: 'serve',
   summary: 'Start the Sealpost server (HTTP, and the SMTP relay)',
-  usage: `sealpost serve [--data DIR | --database postgres://…] [--port 8080] [--host 127.0.0.1] [--base-url URL] [--smtp-port 2525] [--smtp-upstream smtp://host:port] [--trust-anchors FILE.pem] [--tls-cert F --tls-key F] [options]
+  get usage() {
+    return `sealpost serve [--data DIR | --database postgres://…] [--port 8080] [--host 127.0.0.1] [--base-url URL] [--smtp-port 2525] [--smtp-upstream smtp://host:port] [--trust-anchors FILE.pem] [--tls-cert F --tls-key F] [options]
 
 Every option can also be set by the environment variable shown beside it.
 
-${configHelp()}`,
+${configHelp(process.env)}`;
+  },
   async run(argv) {
     const { startServer } = await import('../server/main.ts');
     let server;

@@ -1,87 +1,34 @@
 /**
- * Every setting of `sealpost serve`: a command-line flag, each also settable by an environment
- * variable (`--base-url` ⇔ `SEALPOST_BASE_URL`), validated with zod at start. A bad value stops the
- * server with a sentence that names the flag, the variable and what is expected.
+ * Every setting of `sealpost serve`, declared once in `Settings` below: its zod schema, its flag,
+ * its default (as it would be typed), its help line, and whether it is secret. The environment
+ * variable is the flag's name (`--base-url` ⇔ `SEALPOST_BASE_URL`), the `ServerConfig` type is
+ * inferred from the schemas, and one rule (redact.ts) hides secrets wherever a value is shown:
+ * in settings errors, in `--help` and in the start banner. A bad value stops the server with a
+ * sentence that names the flag, the variable and what is expected.
  */
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
-import { parseNetworks, type Networks } from './relay/networks.ts';
+import { redactSecrets } from './redact.ts';
+import { parseNetworks } from './relay/networks.ts';
 
-export interface ServerConfig {
-  data: string;
-  /** postgres:// URL of a shared PostgreSQL store (scale-out); null = the embedded SQLite store in `data`. */
-  database: string | null;
-  /** Connections each node keeps to PostgreSQL. */
-  databasePool: number;
-  port: number;
-  host: string;
-  /** Public base URL used in links (no trailing slash); derived from host and port when absent. */
-  baseUrl: string | null;
-  /** SMTP relay port; null = no relay ("off"). */
-  smtpPort: number | null;
-  /** Address the relay listens on; null = the same as `host`. */
-  smtpHost: string | null;
-  /**
-   * smtp:// or smtps:// URL of the upstream mail server: notifications, and the mail the relay
-   * forwards; null = the built-in outbox (and the relay forwards nothing).
-   */
-  smtpUpstream: string | null;
-  /** Clients that may relay without AUTH. */
-  smtpTrustedNetworks: Networks;
-  /** AUTH without STARTTLS (for loopback tests only). */
-  smtpAllowInsecureAuth: boolean;
-  /** Divert signed-only (readable) messages too, not only encrypted ones. */
-  divertSigned: boolean;
-  /** How long the relay's forward queue keeps trying before it bounces a message. */
-  smtpQueueLifetimeMs: number;
-  smtpRetryBaseMs: number;
-  smtpRetryMaxMs: number;
-  smtpMaxConnections: number;
-  smtpMaxConnectionsPerIp: number;
-  /** Idle time allowed between commands (and while a message streams). */
-  smtpCommandTimeoutMs: number;
-  /** Longest a whole message transfer (DATA) may take. */
-  smtpDataTimeoutMs: number;
-  trustAnchors: string | null;
-  tlsCert: string | null;
-  tlsKey: string | null;
-  maxMessageSize: number;
-  maxRecipients: number;
-  acceptPlain: boolean;
-  defaultExpiryMs: number;
-  maxExpiryMs: number;
-  mailFrom: string | null;
-  brandName: string;
-  brandLogoUrl: string | null;
-  brandColor: string;
-  brandFooter: string | null;
-  /** Receipt mail (MDN) to the sender: never, when the message asks for it, or always. */
-  receipts: 'off' | 'requested' | 'always';
-  receiverDir: string | null;
-  /** Requests per minute per client address (all routes). */
-  rateLimit: number;
-  /** Submissions per minute per sender. */
-  senderRateLimit: number;
-  /** Wrong secrets per client address per 15 minutes before 429. */
-  badSecretIpLimit: number;
-  /** Wrong secrets per delivery per hour before 429. */
-  badSecretDeliveryLimit: number;
-  trustProxy: boolean;
-  logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
-  metrics: 'loopback' | 'public' | 'off';
-  shutdownTimeoutMs: number;
-  notifyRetryBaseMs: number;
-  notifyRetryMaxMs: number;
-  /** How long a node owns a notification it is sending; another node may resend it after that. */
-  notifyLeaseMs: number;
-  purgeIntervalMs: number;
-  /**
-   * Days finished queue history is kept: sent, failed and cancelled notification mails, sent and
-   * failed relay forwards; the purge pass deletes older rows.
-   */
-  historyDays: number;
-  /** base64 32-byte key sealing queued notification links; default: a key file in the data folder. */
-  sealingKey: string | null;
+/** What `Settings` says about a setting besides its schema. */
+interface SettingMeta {
+  flag: string;
+  help: string;
+  /** The default, as it would be typed: it is parsed like any other value. */
+  default?: string;
+  /** A switch (`--flag` alone means true). */
+  boolean?: true;
+  /** Never shown, not even redacted (the whole value is the secret). */
+  secret?: true;
+}
+
+const meta = z.registry<SettingMeta>();
+
+/** A setting: its schema with its flag, default and help registered beside it. */
+function setting<S extends z.ZodType>(schema: S, m: SettingMeta): S {
+  meta.add(schema, m);
+  return schema;
 }
 
 export class ConfigError extends Error {
@@ -133,78 +80,75 @@ export function parseDuration(text: string): number | null {
   return Math.round(Number(m[1]) * (DURATION_UNITS[(m[2] ?? '').toLowerCase()] ?? NaN));
 }
 
-interface Setting {
-  flag: string;
-  type: 'string' | 'boolean';
-  schema: z.ZodType;
-  defaultValue?: string;
-  help: string;
-}
-
-const port = z
-  .string()
-  .regex(/^\d+$/, 'must be a port number (0–65535)')
-  .transform(Number)
-  .pipe(z.number().int().min(0, 'must be 0–65535').max(65535, 'must be 0–65535'));
-const positiveInt = z
-  .string()
-  .regex(/^\d+$/, 'must be a whole number')
-  .transform(Number)
-  .pipe(z.number().int().min(1, 'must be at least 1'));
-const size = z.string().transform((s, ctx) => {
-  const n = parseSize(s);
-  if (n === null || n < 1) {
-    ctx.addIssue({ code: 'custom', message: 'must be a size such as 100MB, 512KiB or 1048576' });
+const port = () =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a port number (0–65535)')
+    .transform(Number)
+    .pipe(z.number().int().min(0, 'must be 0–65535').max(65535, 'must be 0–65535'));
+const positiveInt = () =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(1, 'must be at least 1'));
+const size = () =>
+  z.string().transform((s, ctx) => {
+    const n = parseSize(s);
+    if (n === null || n < 1) {
+      ctx.addIssue({ code: 'custom', message: 'must be a size such as 100MB, 512KiB or 1048576' });
+      return z.NEVER;
+    }
+    return n;
+  });
+const duration = () =>
+  z.string().transform((s, ctx) => {
+    const n = parseDuration(s);
+    if (n === null || n < 1) {
+      ctx.addIssue({ code: 'custom', message: 'must be a duration such as 28d, 12h, 30s or 500ms' });
+      return z.NEVER;
+    }
+    return n;
+  });
+const bool = () =>
+  z.union([z.boolean(), z.string()]).transform((v, ctx) => {
+    if (typeof v === 'boolean') return v;
+    const s = v.toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(s)) return true;
+    if (['0', 'false', 'no', 'off', ''].includes(s)) return false;
+    ctx.addIssue({ code: 'custom', message: 'must be true or false' });
     return z.NEVER;
-  }
-  return n;
-});
-const duration = z.string().transform((s, ctx) => {
-  const n = parseDuration(s);
-  if (n === null || n < 1) {
-    ctx.addIssue({ code: 'custom', message: 'must be a duration such as 28d, 12h, 30s or 500ms' });
-    return z.NEVER;
-  }
-  return n;
-});
-const bool = z.union([z.boolean(), z.string()]).transform((v, ctx) => {
-  if (typeof v === 'boolean') return v;
-  const s = v.toLowerCase();
-  if (['1', 'true', 'yes', 'on'].includes(s)) return true;
-  if (['0', 'false', 'no', 'off', ''].includes(s)) return false;
-  ctx.addIssue({ code: 'custom', message: 'must be true or false' });
-  return z.NEVER;
-});
-const optionalText = z
-  .string()
-  .optional()
-  .transform((s) => (s === undefined || s.trim() === '' ? null : s));
+  });
+const optionalText = () =>
+  z
+    .string()
+    .optional()
+    .transform((s) => (s === undefined || s.trim() === '' ? null : s));
 const httpUrl = (what: string) =>
-  optionalText.refine(
-    (s) => {
-      if (s === null) return true;
-      try {
-        const u = new URL(s);
-        return (u.protocol === 'http:' || u.protocol === 'https:') && !u.search && !u.hash;
-      } catch {
-        return false;
-      }
-    },
-    { message: `must be an http:// or https:// URL ${what}` },
-  );
+  optionalText()
+    .refine(
+      (s) => {
+        if (s === null) return true;
+        try {
+          const u = new URL(s);
+          return (u.protocol === 'http:' || u.protocol === 'https:') && !u.search && !u.hash;
+        } catch {
+          return false;
+        }
+      },
+      { message: `must be an http:// or https:// URL ${what}` },
+    )
+    // Links are built as base + path: no trailing slash.
+    .transform((s) => (s === null ? null : s.replace(/\/+$/, '')));
 
-const SETTINGS: Record<string, Setting> = {
-  data: {
+export const Settings = z.object({
+  data: setting(z.string().min(1, 'must name a folder'), {
     flag: 'data',
-    type: 'string',
-    defaultValue: './data',
-    schema: z.string().min(1, 'must name a folder'),
+    default: './data',
     help: 'data folder (SQLite database and message files)',
-  },
-  database: {
-    flag: 'database',
-    type: 'string',
-    schema: optionalText.refine(
+  }),
+  database: setting(
+    optionalText().refine(
       (s) => {
         if (s === null) return true;
         try {
@@ -216,48 +160,38 @@ const SETTINGS: Record<string, Setting> = {
       },
       { message: 'must be a postgres://user@host:5432/database URL' },
     ),
-    help: 'shared PostgreSQL store for several nodes (default: SQLite and files in --data)',
-  },
-  databasePool: {
+    {
+      flag: 'database',
+      help: 'shared PostgreSQL store for several nodes (default: SQLite and files in --data)',
+    },
+  ),
+  databasePool: setting(positiveInt(), {
     flag: 'database-pool',
-    type: 'string',
-    defaultValue: '10',
-    schema: positiveInt,
+    default: '10',
     help: 'PostgreSQL connections per node',
-  },
-  port: { flag: 'port', type: 'string', defaultValue: '8080', schema: port, help: 'HTTP port' },
-  host: {
+  }),
+  port: setting(port(), { flag: 'port', default: '8080', help: 'HTTP port' }),
+  host: setting(z.string().min(1, 'must be a host name or address'), {
     flag: 'host',
-    type: 'string',
-    defaultValue: '127.0.0.1',
-    schema: z.string().min(1, 'must be a host name or address'),
+    default: '127.0.0.1',
     help: 'address to listen on',
-  },
-  baseUrl: {
+  }),
+  baseUrl: setting(httpUrl('without query or fragment, e.g. https://sealpost.example.org'), {
     flag: 'base-url',
-    type: 'string',
-    schema: httpUrl('without query or fragment, e.g. https://sealpost.example.org'),
     help: 'public URL used in links (default: http://HOST:PORT)',
-  },
-  smtpPort: {
-    flag: 'smtp-port',
-    type: 'string',
-    defaultValue: '2525',
-    schema: z.union([z.literal('off').transform(() => null), port], {
+  }),
+  smtpPort: setting(
+    z.union([z.literal('off').transform(() => null), port()], {
       message: 'must be a port number (0–65535) or off',
     }),
-    help: 'SMTP relay port, or off',
-  },
-  smtpHost: {
+    { flag: 'smtp-port', default: '2525', help: 'SMTP relay port, or off' },
+  ),
+  smtpHost: setting(optionalText(), {
     flag: 'smtp-host',
-    type: 'string',
-    schema: optionalText,
     help: 'address the SMTP relay listens on (default: --host)',
-  },
-  smtpUpstream: {
-    flag: 'smtp-upstream',
-    type: 'string',
-    schema: optionalText.refine(
+  }),
+  smtpUpstream: setting(
+    optionalText().refine(
       (s) => {
         if (s === null) return true;
         try {
@@ -269,13 +203,13 @@ const SETTINGS: Record<string, Setting> = {
       },
       { message: 'must be an smtp://host:port or smtps://host:port URL (user:password@ allowed)' },
     ),
-    help: 'mail server for notifications and relayed plain mail (default: the built-in outbox at /outbox)',
-  },
-  smtpTrustedNetworks: {
-    flag: 'smtp-trusted-networks',
-    type: 'string',
-    defaultValue: '',
-    schema: z.string().transform((s, ctx) => {
+    {
+      flag: 'smtp-upstream',
+      help: 'mail server for notifications and relayed plain mail (default: the built-in outbox at /outbox)',
+    },
+  ),
+  smtpTrustedNetworks: setting(
+    z.string().transform((s, ctx) => {
       try {
         return parseNetworks(s);
       } catch (e) {
@@ -283,282 +217,264 @@ const SETTINGS: Record<string, Setting> = {
         return z.NEVER;
       }
     }),
-    help: 'CIDR list of clients that may relay without AUTH (default: none, not even loopback)',
-  },
-  smtpAllowInsecureAuth: {
+    {
+      flag: 'smtp-trusted-networks',
+      default: '',
+      help: 'CIDR list of clients that may relay without AUTH (default: none, not even loopback)',
+    },
+  ),
+  smtpAllowInsecureAuth: setting(bool(), {
     flag: 'smtp-allow-insecure-auth',
-    type: 'boolean',
-    defaultValue: 'false',
-    schema: bool,
+    boolean: true,
+    default: 'false',
     help: 'allow SMTP AUTH before STARTTLS (loopback tests only)',
-  },
-  divertSigned: {
+  }),
+  divertSigned: setting(bool(), {
     flag: 'divert-signed',
-    type: 'boolean',
-    defaultValue: 'false',
-    schema: bool,
+    boolean: true,
+    default: 'false',
     help: 'divert signed-only messages to web delivery too (default: forward them)',
-  },
-  smtpQueueLifetimeMs: {
+  }),
+  smtpQueueLifetimeMs: setting(duration(), {
     flag: 'smtp-queue-lifetime',
-    type: 'string',
-    defaultValue: '5d',
-    schema: duration,
+    default: '5d',
     help: 'how long the relay retries a forward before bouncing it',
-  },
-  smtpRetryBaseMs: {
+  }),
+  smtpRetryBaseMs: setting(duration(), {
     flag: 'smtp-retry-base',
-    type: 'string',
-    defaultValue: '1m',
-    schema: duration,
+    default: '1m',
     help: 'first retry delay of a forward (doubles each time)',
-  },
-  smtpRetryMaxMs: {
+  }),
+  smtpRetryMaxMs: setting(duration(), {
     flag: 'smtp-retry-max',
-    type: 'string',
-    defaultValue: '1h',
-    schema: duration,
+    default: '1h',
     help: 'longest delay between forward retries',
-  },
-  smtpMaxConnections: {
+  }),
+  smtpMaxConnections: setting(positiveInt(), {
     flag: 'smtp-max-connections',
-    type: 'string',
-    defaultValue: '200',
-    schema: positiveInt,
+    default: '200',
     help: 'concurrent SMTP connections',
-  },
-  smtpMaxConnectionsPerIp: {
+  }),
+  smtpMaxConnectionsPerIp: setting(positiveInt(), {
     flag: 'smtp-max-connections-per-ip',
-    type: 'string',
-    defaultValue: '20',
-    schema: positiveInt,
+    default: '20',
     help: 'concurrent SMTP connections per client address',
-  },
-  smtpCommandTimeoutMs: {
+  }),
+  smtpCommandTimeoutMs: setting(duration(), {
     flag: 'smtp-command-timeout',
-    type: 'string',
-    defaultValue: '5m',
-    schema: duration,
+    default: '5m',
     help: 'idle time allowed in an SMTP session',
-  },
-  smtpDataTimeoutMs: {
+  }),
+  smtpDataTimeoutMs: setting(duration(), {
     flag: 'smtp-data-timeout',
-    type: 'string',
-    defaultValue: '10m',
-    schema: duration,
+    default: '10m',
     help: 'longest an SMTP message transfer (DATA) may take',
-  },
-  trustAnchors: {
+  }),
+  trustAnchors: setting(optionalText(), {
     flag: 'trust-anchors',
-    type: 'string',
-    schema: optionalText,
     help: 'PEM file of CA certificates handed to receivers',
-  },
-  tlsCert: { flag: 'tls-cert', type: 'string', schema: optionalText, help: 'TLS certificate (PEM)' },
-  tlsKey: { flag: 'tls-key', type: 'string', schema: optionalText, help: 'TLS private key (PEM)' },
-  maxMessageSize: {
+  }),
+  tlsCert: setting(optionalText(), { flag: 'tls-cert', help: 'TLS certificate (PEM)' }),
+  tlsKey: setting(optionalText(), { flag: 'tls-key', help: 'TLS private key (PEM)' }),
+  maxMessageSize: setting(size(), {
     flag: 'max-message-size',
-    type: 'string',
-    defaultValue: '100MB',
-    schema: size,
+    default: '100MB',
     help: 'largest accepted message',
-  },
-  maxRecipients: {
+  }),
+  maxRecipients: setting(positiveInt(), {
     flag: 'max-recipients',
-    type: 'string',
-    defaultValue: '100',
-    schema: positiveInt,
+    default: '100',
     help: 'recipients per message',
-  },
-  acceptPlain: {
+  }),
+  acceptPlain: setting(bool(), {
     flag: 'accept-plain',
-    type: 'boolean',
-    defaultValue: 'false',
-    schema: bool,
+    boolean: true,
+    default: 'false',
     help: 'accept messages that are not S/MIME or OpenPGP',
-  },
-  defaultExpiryMs: {
+  }),
+  defaultExpiryMs: setting(duration(), {
     flag: 'default-expiry',
-    type: 'string',
-    defaultValue: '28d',
-    schema: duration,
+    default: '28d',
     help: 'how long a link works',
-  },
-  maxExpiryMs: {
+  }),
+  maxExpiryMs: setting(duration(), {
     flag: 'max-expiry',
-    type: 'string',
-    defaultValue: '365d',
-    schema: duration,
+    default: '365d',
     help: 'longest expiry a sender may ask for',
-  },
-  mailFrom: {
+  }),
+  mailFrom: setting(optionalText(), {
     flag: 'mail-from',
-    type: 'string',
-    schema: optionalText,
     help: 'From address of notifications (default: sealpost@<base-url host>)',
-  },
-  brandName: {
+  }),
+  brandName: setting(z.string().min(1).max(100, 'must be at most 100 characters'), {
     flag: 'brand-name',
-    type: 'string',
-    defaultValue: 'Sealpost',
-    schema: z.string().min(1).max(100, 'must be at most 100 characters'),
+    default: 'Sealpost',
     help: 'name shown in notifications and pages',
-  },
-  brandLogoUrl: {
-    flag: 'brand-logo-url',
-    type: 'string',
-    schema: optionalText.refine((s) => s === null || /^https:\/\/[^\s"'<>]+$/.test(s), {
+  }),
+  brandLogoUrl: setting(
+    optionalText().refine((s) => s === null || /^https:\/\/[^\s"'<>]+$/.test(s), {
       message: 'must be an https:// URL',
     }),
-    help: 'logo shown in the HTML notification',
-  },
-  brandColor: {
+    { flag: 'brand-logo-url', help: 'logo shown in the HTML notification' },
+  ),
+  brandColor: setting(z.string().regex(/^#[0-9a-fA-F]{6}$/, 'must be a colour such as #1f4e79'), {
     flag: 'brand-color',
-    type: 'string',
-    defaultValue: '#1f4e79',
-    schema: z.string().regex(/^#[0-9a-fA-F]{6}$/, 'must be a colour such as #1f4e79'),
+    default: '#1f4e79',
     help: 'accent colour of notifications and pages',
-  },
-  brandFooter: {
-    flag: 'brand-footer',
-    type: 'string',
-    schema: optionalText.refine((s) => s === null || s.length <= 500, {
+  }),
+  brandFooter: setting(
+    optionalText().refine((s) => s === null || s.length <= 500, {
       message: 'must be at most 500 characters',
     }),
-    help: 'footer line of notifications',
-  },
-  receipts: {
+    { flag: 'brand-footer', help: 'footer line of notifications' },
+  ),
+  receipts: setting(z.enum(['off', 'requested', 'always'], { message: 'must be off, requested or always' }), {
     flag: 'receipts',
-    type: 'string',
-    defaultValue: 'requested',
-    schema: z.enum(['off', 'requested', 'always'], { message: 'must be off, requested or always' }),
+    default: 'requested',
     help: 'receipt mail (MDN) to the sender: off, requested (Disposition-Notification-To or ?receipt=1), always',
-  },
-  receiverDir: {
+  }),
+  receiverDir: setting(optionalText(), {
     flag: 'receiver-dir',
-    type: 'string',
-    schema: optionalText,
     help: 'built receiver app to serve at /m/:id (default: dist/receiver if it exists)',
-  },
-  rateLimit: {
+  }),
+  rateLimit: setting(positiveInt(), {
     flag: 'rate-limit',
-    type: 'string',
-    defaultValue: '600',
-    schema: positiveInt,
+    default: '600',
     help: 'requests per minute per client address',
-  },
-  senderRateLimit: {
+  }),
+  senderRateLimit: setting(positiveInt(), {
     flag: 'sender-rate-limit',
-    type: 'string',
-    defaultValue: '120',
-    schema: positiveInt,
+    default: '120',
     help: 'submissions per minute per sender',
-  },
-  badSecretIpLimit: {
+  }),
+  badSecretIpLimit: setting(positiveInt(), {
     flag: 'bad-secret-ip-limit',
-    type: 'string',
-    defaultValue: '20',
-    schema: positiveInt,
+    default: '20',
     help: 'wrong link secrets per client address per 15 minutes',
-  },
-  badSecretDeliveryLimit: {
+  }),
+  badSecretDeliveryLimit: setting(positiveInt(), {
     flag: 'bad-secret-delivery-limit',
-    type: 'string',
-    defaultValue: '10',
-    schema: positiveInt,
+    default: '10',
     help: 'wrong link secrets per delivery per hour',
-  },
-  trustProxy: {
+  }),
+  trustProxy: setting(bool(), {
     flag: 'trust-proxy',
-    type: 'boolean',
-    defaultValue: 'false',
-    schema: bool,
+    boolean: true,
+    default: 'false',
     help: 'take the client address from X-Forwarded-For (behind a reverse proxy)',
-  },
-  logLevel: {
-    flag: 'log-level',
-    type: 'string',
-    defaultValue: 'info',
-    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+  }),
+  logLevel: setting(
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
       message: 'must be one of fatal, error, warn, info, debug, trace, silent',
     }),
-    help: 'log level',
-  },
-  metrics: {
+    { flag: 'log-level', default: 'info', help: 'log level' },
+  ),
+  metrics: setting(z.enum(['loopback', 'public', 'off'], { message: 'must be loopback, public or off' }), {
     flag: 'metrics',
-    type: 'string',
-    defaultValue: 'loopback',
-    schema: z.enum(['loopback', 'public', 'off'], { message: 'must be loopback, public or off' }),
+    default: 'loopback',
     help: 'who may read /metrics',
-  },
-  shutdownTimeoutMs: {
+  }),
+  shutdownTimeoutMs: setting(duration(), {
     flag: 'shutdown-timeout',
-    type: 'string',
-    defaultValue: '30s',
-    schema: duration,
+    default: '30s',
     help: 'how long a shutdown waits for in-flight requests',
-  },
-  notifyRetryBaseMs: {
+  }),
+  notifyRetryBaseMs: setting(duration(), {
     flag: 'notify-retry-base',
-    type: 'string',
-    defaultValue: '5s',
-    schema: duration,
+    default: '5s',
     help: 'first retry delay of a failed notification (doubles each time)',
-  },
-  notifyRetryMaxMs: {
+  }),
+  notifyRetryMaxMs: setting(duration(), {
     flag: 'notify-retry-max',
-    type: 'string',
-    defaultValue: '15m',
-    schema: duration,
+    default: '15m',
     help: 'longest delay between notification retries',
-  },
-  notifyLeaseMs: {
+  }),
+  notifyLeaseMs: setting(duration(), {
     flag: 'notify-lease',
-    type: 'string',
-    defaultValue: '5m',
-    schema: duration,
+    default: '5m',
     help: 'how long a node owns a notification it sends before another may retry it',
-  },
-  purgeIntervalMs: {
+  }),
+  purgeIntervalMs: setting(duration(), {
     flag: 'purge-interval',
-    type: 'string',
-    defaultValue: '1m',
-    schema: duration,
+    default: '1m',
     help: 'how often expired messages are looked for and removed',
-  },
-  historyDays: {
-    flag: 'history-days',
-    type: 'string',
-    defaultValue: '30',
-    schema: z
+  }),
+  historyDays: setting(
+    z
       .string()
       .regex(/^\d+$/, 'must be a whole number of days')
       .transform(Number)
       .pipe(z.number().int().min(1, 'must be at least 1').max(36500, 'must be at most 36500')),
-    help: 'days sent, failed and cancelled notification mails and relay forwards are kept',
-  },
-  sealingKey: {
-    flag: 'sealing-key',
-    type: 'string',
-    schema: optionalText.refine((s) => s === null || Buffer.from(s, 'base64').length === 32, {
+    {
+      flag: 'history-days',
+      default: '30',
+      help: 'days sent, failed and cancelled notification mails and relay forwards are kept',
+    },
+  ),
+  sealingKey: setting(
+    optionalText().refine((s) => s === null || Buffer.from(s, 'base64').length === 32, {
       message: 'must be 32 bytes in base64 (openssl rand -base64 32)',
     }),
-    help: 'key sealing queued notification links (default: a key file in the data folder)',
-  },
-};
+    {
+      flag: 'sealing-key',
+      secret: true,
+      help: 'key sealing queued notification links (default: a key file in the data folder)',
+    },
+  ),
+});
+
+export type ServerConfig = z.output<typeof Settings>;
+export type SettingName = keyof ServerConfig;
+
+function metaOf(name: SettingName): SettingMeta {
+  const m = meta.get(Settings.shape[name]);
+  if (!m) throw new Error(`The setting ${name} has no flag.`); // every entry of Settings is a setting()
+  return m;
+}
+
+const NAMES = Object.keys(Settings.shape).filter((k): k is SettingName => k in Settings.shape);
 
 export function envName(flag: string): string {
   return `SEALPOST_${flag.toUpperCase().replace(/-/g, '_')}`;
 }
 
-/** One line per flag, for `sealpost serve --help`. */
-export function configHelp(): string {
-  const rows = Object.values(SETTINGS).map((s) => {
-    const left = `--${s.flag}${s.type === 'string' ? ' VALUE' : ''}`;
-    const def = s.defaultValue !== undefined && s.type === 'string' ? ` (default ${s.defaultValue})` : '';
-    return `  ${left.padEnd(34)} ${envName(s.flag).padEnd(34)} ${s.help}${def}`;
+/** A setting's value as it may be shown (errors, --help): secrets redacted, whole secrets hidden. */
+export function shownValue(name: SettingName, raw: string): string {
+  return metaOf(name).secret ? '(hidden)' : `"${redactSecrets(raw)}"`;
+}
+
+/**
+ * One line per flag, for `sealpost serve --help`: the flag, its variable, what it does, its
+ * default, and the value the environment sets now (secrets redacted).
+ */
+export function configHelp(env: NodeJS.ProcessEnv = {}): string {
+  const rows = NAMES.map((name) => {
+    const m = metaOf(name);
+    const left = `--${m.flag}${m.boolean ? '' : ' VALUE'}`;
+    const def = m.default !== undefined && !m.boolean && m.default !== '' ? ` (default ${m.default})` : '';
+    const fromEnv = env[envName(m.flag)];
+    const now = fromEnv === undefined ? '' : ` [now ${shownValue(name, fromEnv)}]`;
+    return `  ${left.padEnd(34)} ${envName(m.flag).padEnd(34)} ${m.help}${def}${now}`;
   });
   return rows.join('\n');
+}
+
+/** Rules between settings, checked once each setting is valid on its own. */
+function crossProblems(c: ServerConfig): string[] {
+  const problems: string[] = [];
+  if ((c.tlsCert === null) !== (c.tlsKey === null))
+    problems.push('--tls-cert and --tls-key go together: give both or neither.');
+  if (c.smtpRetryBaseMs > c.smtpRetryMaxMs)
+    problems.push('--smtp-retry-base must not be longer than --smtp-retry-max.');
+  if (c.database && !c.sealingKey)
+    problems.push(
+      '--database needs --sealing-key (SEALPOST_SEALING_KEY), the same on every node: make one with openssl rand -base64 32.',
+    );
+  if (c.database && !c.baseUrl)
+    problems.push('--database needs --base-url: every node must write the same public URL into links.');
+  if (c.defaultExpiryMs > c.maxExpiryMs)
+    problems.push('--default-expiry must not be longer than --max-expiry.');
+  return problems;
 }
 
 /**
@@ -566,51 +482,46 @@ export function configHelp(): string {
  * ConfigError listing every problem at once.
  */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): ServerConfig {
-  let values: Record<string, string | boolean | undefined>;
+  const options: Record<string, { type: 'string' | 'boolean' }> = {};
+  for (const name of NAMES) {
+    const m = metaOf(name);
+    options[m.flag] = { type: m.boolean ? 'boolean' : 'string' };
+  }
+  let flags: Record<string, string | boolean | undefined>;
   try {
-    const options: Record<string, { type: 'string' | 'boolean' }> = {};
-    for (const s of Object.values(SETTINGS)) options[s.flag] = { type: s.type };
-    values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as Record<
-      string,
-      string | boolean | undefined
-    >;
+    flags = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
   } catch (e) {
-    throw new ConfigError([(e as Error).message]);
+    throw new ConfigError([redactSecrets((e as Error).message)]);
   }
-  const problems: string[] = [];
-  const out: Record<string, unknown> = {};
-  for (const [key, s] of Object.entries(SETTINGS)) {
-    const fromFlag = values[s.flag];
-    const fromEnv = env[envName(s.flag)];
-    const raw = fromFlag ?? fromEnv ?? s.defaultValue;
-    const result = s.schema.safeParse(raw);
-    if (result.success) out[key] = result.data;
-    else {
-      const source =
-        fromFlag !== undefined ? `--${s.flag}` : fromEnv !== undefined ? envName(s.flag) : 'default';
-      const shown =
-        typeof raw === 'string' && key !== 'sealingKey' && key !== 'database' ? ` (got "${raw}")` : '';
-      problems.push(
-        `--${s.flag} / ${envName(s.flag)}: ${result.error.issues.map((i) => i.message).join('; ')}${shown} [from ${source}]`,
-      );
+  const raw: Record<string, string | boolean | undefined> = {};
+  const source: Record<string, string> = {};
+  for (const name of NAMES) {
+    const m = metaOf(name);
+    const fromFlag = flags[m.flag];
+    const fromEnv = env[envName(m.flag)];
+    raw[name] = fromFlag ?? fromEnv ?? m.default;
+    source[name] =
+      fromFlag !== undefined ? `--${m.flag}` : fromEnv !== undefined ? envName(m.flag) : 'default';
+  }
+  const parsed = Settings.safeParse(raw);
+  if (!parsed.success) {
+    const byName = new Map<SettingName, string[]>();
+    for (const issue of parsed.error.issues) {
+      const key = issue.path[0];
+      const name = NAMES.find((n) => n === key);
+      if (!name) throw new ConfigError([issue.message]);
+      byName.set(name, [...(byName.get(name) ?? []), issue.message]);
     }
+    throw new ConfigError(
+      [...byName].map(([name, messages]) => {
+        const m = metaOf(name);
+        const value = raw[name];
+        const shown = typeof value === 'string' ? ` (got ${shownValue(name, value)})` : '';
+        return `--${m.flag} / ${envName(m.flag)}: ${messages.join('; ')}${shown} [from ${source[name]}]`;
+      }),
+    );
   }
-  if (problems.length === 0) {
-    const c = out as unknown as ServerConfig;
-    if ((c.tlsCert === null) !== (c.tlsKey === null))
-      problems.push('--tls-cert and --tls-key go together: give both or neither.');
-    if (c.smtpRetryBaseMs > c.smtpRetryMaxMs)
-      problems.push('--smtp-retry-base must not be longer than --smtp-retry-max.');
-    if (c.database && !c.sealingKey)
-      problems.push(
-        '--database needs --sealing-key (SEALPOST_SEALING_KEY), the same on every node: make one with openssl rand -base64 32.',
-      );
-    if (c.database && !c.baseUrl)
-      problems.push('--database needs --base-url: every node must write the same public URL into links.');
-    if (c.defaultExpiryMs > c.maxExpiryMs)
-      problems.push('--default-expiry must not be longer than --max-expiry.');
-    if (c.baseUrl) c.baseUrl = c.baseUrl.replace(/\/+$/, '');
-  }
+  const problems = crossProblems(parsed.data);
   if (problems.length > 0) throw new ConfigError(problems);
-  return out as unknown as ServerConfig;
+  return parsed.data;
 }

@@ -4,6 +4,7 @@
  * key are redacted anyway, should anything log them.
  */
 import pino, { type DestinationStream, type Logger } from 'pino';
+import { redactSecrets } from './redact.ts';
 
 export const REDACT_PATHS = [
   'req.headers.authorization',
@@ -21,11 +22,20 @@ export const REDACT_PATHS = [
   'link',
 ];
 
+/** pino's error serializer, with the secret rule (redact.ts) over the message and the stack. */
+function serializeError(err: Error): ReturnType<typeof pino.stdSerializers.err> {
+  const s = pino.stdSerializers.err(err);
+  s.message = redactSecrets(s.message);
+  s.stack = redactSecrets(s.stack);
+  return s;
+}
+
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   const options = {
     level,
     base: { service: 'sealpost' },
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    serializers: { err: serializeError },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   return destination ? pino(options, destination) : pino(options);

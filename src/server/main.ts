@@ -22,7 +22,8 @@ import { createForwardTransport, ForwardWorker } from './relay/forwarder.ts';
 import { RelayServer } from './relay/server.ts';
 import { loadRelayTls } from './relay/tls.ts';
 import { createSealer, loadSealingKey } from './sealing.ts';
-import { openStore, redactDatabaseUrl } from './store/index.ts';
+import { redactSecrets } from './redact.ts';
+import { openStore } from './store/index.ts';
 import type { Store } from './store/port.ts';
 import { loadTrustAnchors } from './trust-anchors.ts';
 
@@ -97,7 +98,7 @@ export async function startServer(argv: string[], options: StartOptions = {}): P
   } catch (e) {
     if (!config.database) throw e;
     throw new ConfigError([
-      `--database: cannot open the PostgreSQL store at ${redactDatabaseUrl(config.database)} (${(e as Error).message}).`,
+      `--database: cannot open the PostgreSQL store at ${redactSecrets(config.database)} (${redactSecrets((e as Error).message)}).`,
     ]);
   }
   const recovered = await store.recover();
@@ -207,7 +208,7 @@ export async function startServer(argv: string[], options: StartOptions = {}): P
       url,
       baseUrl,
       store: store.kind,
-      data: config.database ? redactDatabaseUrl(config.database) : resolve(config.data),
+      data: config.database ? redactSecrets(config.database) : resolve(config.data),
       outbox: ctx.outboxMode,
       receiver: assets.kind,
     },
@@ -226,7 +227,7 @@ export async function startServer(argv: string[], options: StartOptions = {}): P
         : `  SMTP relay:    ${urlHost(smtpHost)}:${smtpPort} (STARTTLS; AUTH with a sender's address and API key${config.smtpTrustedNetworks.list.length > 0 ? `; trusted: ${config.smtpTrustedNetworks.list.join(', ')}` : ''}${config.smtpUpstream ? '' : '; secure mail only, no upstream to forward to'})`,
       `  health:        ${baseUrl}/healthz`,
       config.database
-        ? `  store:         PostgreSQL ${redactDatabaseUrl(config.database)} (shared by every node)`
+        ? `  store:         PostgreSQL ${redactSecrets(config.database)} (shared by every node)`
         : `  data:          ${resolve(config.data)}`,
       `  receiver:      ${assets.kind === 'dist' ? assets.dir : 'built-in minimal page (no dist/receiver)'}`,
       senders > 0

@@ -5,7 +5,17 @@
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, parseDuration, parseSize } from '../../src/server/config.ts';
+import { Writable } from 'node:stream';
+import {
+  ConfigError,
+  configHelp,
+  loadConfig,
+  parseDuration,
+  parseSize,
+  Settings,
+} from '../../src/server/config.ts';
+import { createLogger } from '../../src/server/log.ts';
+import { redactSecrets } from '../../src/server/redact.ts';
 import { ROOT } from '../helpers/paths.ts';
 
 describe('serve settings', () => {
@@ -79,5 +89,81 @@ describe('serve settings', () => {
     });
     expect(r.status).toBe(78);
     expect(r.stderr).toContain('--port / SEALPOST_PORT');
+  });
+});
+
+describe('secrets in settings', () => {
+  it('never prints the password of a malformed --smtp-upstream URL', () => {
+    // A typo (no host) makes the URL malformed; the error must still not echo the password.
+    for (const bad of [
+      'smtp://mailer:hunter2-secret@:587',
+      'smtp//mailer:hunter2-secret@relay.example.org',
+    ]) {
+      let err: unknown;
+      try {
+        loadConfig(['--smtp-upstream', bad], {});
+      } catch (e) {
+        err = e;
+      }
+      expect(err, bad).toBeInstanceOf(ConfigError);
+      const text = (err as ConfigError).message;
+      expect(text).toContain('--smtp-upstream / SEALPOST_SMTP_UPSTREAM');
+      expect(text).not.toContain('hunter2');
+      expect(text).toContain('mailer:***@');
+    }
+  });
+});
+
+describe('the one rule for secrets (errors, --help, logs)', () => {
+  it('hides URL passwords, also in malformed URLs, and API keys; leaves the rest alone', () => {
+    const key = `sp_${'A1b2_-'.repeat(7)}x`;
+    const cases: [string, string][] = [
+      [
+        'postgres://sp:hunter2@db.example.org:5432/sealpost',
+        'postgres://sp:***@db.example.org:5432/sealpost',
+      ],
+      ['smtp://mailer:p@ss@relay.example.org:587', 'smtp://mailer:***@relay.example.org:587'],
+      ['smtp://mailer:hunter2@:587', 'smtp://mailer:***@:587'],
+      ['smtp:mailer:hunter2@relay', 'smtp:mailer:***@relay'],
+      [`Authorization: Bearer ${key}`, 'Authorization: Bearer sp_***'],
+      ['postgres://sp@db.example.org/sealpost', 'postgres://sp@db.example.org/sealpost'],
+      ['mail alice@example.org at 10:30', 'mail alice@example.org at 10:30'],
+    ];
+    for (const [text, want] of cases) expect(redactSecrets(text), text).toBe(want);
+  });
+
+  it('shows what the environment sets in --help, redacted, and never the sealing key', () => {
+    const help = configHelp({
+      SEALPOST_SMTP_UPSTREAM: 'smtp://mailer:hunter2@relay.example.org:587',
+      SEALPOST_SEALING_KEY: 'c2VjcmV0LXNlYWxpbmcta2V5LTMyLWJ5dGVzLWxvbmc=',
+      SEALPOST_PORT: '9000',
+    });
+    expect(help).toContain('[now "smtp://mailer:***@relay.example.org:587"]');
+    expect(help).toContain('[now "9000"]');
+    expect(help).not.toContain('hunter2');
+    expect(help).not.toContain('c2VjcmV0');
+    // One line per setting, each with its flag and variable.
+    for (const line of help.split('\n')) expect(line).toMatch(/^ {2}--[a-z-]+( VALUE)? +SEALPOST_[A-Z_]+ /);
+    expect(help.split('\n')).toHaveLength(Object.keys(Settings.shape).length);
+  });
+
+  it('never echoes a bad sealing key, and redacts secrets in logged errors', async () => {
+    expect(() => loadConfig(['--sealing-key', 'not-32-bytes-hunter2'], {})).toThrow(
+      /^(?![\s\S]*hunter2)[\s\S]*--sealing-key[\s\S]*\(got \(hidden\)\)/,
+    );
+    const lines: string[] = [];
+    const logger = createLogger(
+      'info',
+      new Writable({
+        write(chunk: Buffer, _enc, done) {
+          lines.push(chunk.toString());
+          done();
+        },
+      }),
+    );
+    logger.warn({ err: new Error('cannot connect to postgres://sp:hunter2@db/sealpost') }, 'failed');
+    await new Promise((r) => setImmediate(r));
+    expect(lines.join('')).toContain('postgres://sp:***@db/sealpost');
+    expect(lines.join('')).not.toContain('hunter2');
   });
 });

@@ -29,14 +29,3 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   }
   return SqliteStore.open({ dataDir: options.dataDir });
 }
-
-/** A database URL with its password replaced, for logs and banners. */
-export function redactDatabaseUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    return u.toString();
-  } catch {
-    return 'postgres://…';
-  }
-}
