@@ -23,8 +23,8 @@ import { fileURLToPath } from 'node:url';
 import { seedSender, spawnServe, type ServeProcess } from '../test/helpers/serve.ts';
 import pg from 'pg';
 import { randomId } from '../src/server/secrets.ts';
-import { PostgresStore } from '../src/server/store/postgres.ts';
-import { SqliteStore } from '../src/server/store/sqlite.ts';
+import { openPostgresStore } from '../src/server/store/postgres.ts';
+import { openSqliteStore } from '../src/server/store/sqlite.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
@@ -158,7 +158,7 @@ async function measureRound(c: Setup): Promise<void> {
 
 async function sqliteSetup(): Promise<Setup> {
   const dir = await mkdtemp(join(tmpdir(), 'sealpost-bench-scale-'));
-  const store = await SqliteStore.open({ dataDir: dir });
+  const store = await openSqliteStore({ dataDir: dir });
   const apiKey = await seedSender(store);
   await store.close();
   const node = await startNode(['--data', dir]);
@@ -182,7 +182,7 @@ async function postgresSetup(admin: pg.Client, count: number): Promise<Setup> {
   const u = new URL(PG_URL);
   u.pathname = `/${name}`;
   const url = u.toString();
-  const store = await PostgresStore.open({ url });
+  const store = await openPostgresStore({ url });
   const apiKey = await seedSender(store);
   await store.close();
   const dirs: string[] = [];

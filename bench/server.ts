@@ -17,7 +17,7 @@ import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { seedSender, spawnServe } from '../test/helpers/serve.ts';
-import { SqliteStore } from '../src/server/store/sqlite.ts';
+import { openSqliteStore } from '../src/server/store/sqlite.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MB = 1024 * 1024;
@@ -159,7 +159,7 @@ async function main(): Promise<void> {
   const dir = await mkdtemp(join(tmpdir(), 'sealpost-bench-'));
   const outDir = join(ROOT, 'bench/out');
   await mkdir(outDir, { recursive: true });
-  const store = await SqliteStore.open({ dataDir: dir });
+  const store = await openSqliteStore({ dataDir: dir });
   const apiKey = await seedSender(store);
   await store.close();
   const { child, url } = await startServer(dir);

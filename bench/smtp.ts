@@ -21,7 +21,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { seedSender, spawnServe } from '../test/helpers/serve.ts';
 import nodemailer from 'nodemailer';
-import { SqliteStore } from '../src/server/store/sqlite.ts';
+import { openSqliteStore } from '../src/server/store/sqlite.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 2000);
@@ -158,7 +158,7 @@ async function main(): Promise<void> {
   const outDir = join(ROOT, 'bench/out');
   await mkdir(outDir, { recursive: true });
   const dir = await mkdtemp(join(tmpdir(), 'sealpost-bench-smtp-'));
-  const store = await SqliteStore.open({ dataDir: dir });
+  const store = await openSqliteStore({ dataDir: dir });
   await seedSender(store);
   await store.close();
 
@@ -187,8 +187,8 @@ async function main(): Promise<void> {
     console.log(`(d) smtp-sink ← nodemailer: ${d.toFixed(0)} msgs/s`);
     console.log(`    ratio (c)/(d) = ${(c / d).toFixed(3)}`);
 
-    const check = await SqliteStore.open({ dataDir: dir });
-    const fwd = await check.forwardStats();
+    const check = await openSqliteStore({ dataDir: dir });
+    const fwd = await check.forwards.stats();
     await check.close();
     console.log(
       `    forward queue after the run: ${fwd.sent} sent, ${fwd.queued} queued, ${fwd.failed} failed`,

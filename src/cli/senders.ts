@@ -51,7 +51,7 @@ export const sendersCommand: Command = {
       if (action === 'add') {
         const apiKey = newApiKey();
         try {
-          await store.addSender({
+          await store.senders.add({
             id: randomId(12),
             email: email!,
             apiKeyHash: hashToken(apiKey),
@@ -75,7 +75,7 @@ export const sendersCommand: Command = {
         return 0;
       }
       if (action === 'list') {
-        const senders = await store.listSenders();
+        const senders = await store.senders.list();
         if (json)
           process.stdout.write(
             `${JSON.stringify(
@@ -95,7 +95,7 @@ export const sendersCommand: Command = {
             );
         return 0;
       }
-      const revoked = await store.revokeSender(email!, Date.now());
+      const revoked = await store.senders.revoke(email!, Date.now());
       if (json) process.stdout.write(`${JSON.stringify({ email, revoked })}\n`);
       else process.stdout.write(revoked ? `Sender ${email} revoked.\n` : `No active sender ${email}.\n`);
       return revoked ? 0 : 1;

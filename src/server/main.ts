@@ -202,7 +202,7 @@ export async function startServer(argv: string[], options: StartOptions = {}): P
   }
   ready = true;
 
-  const senders = (await store.listSenders()).filter((s) => s.revokedAt === null).length;
+  const senders = (await store.senders.list()).filter((s) => s.revokedAt === null).length;
   logger.info(
     {
       url,

@@ -39,14 +39,14 @@ export class PurgeWorker {
     const { store, logger } = this.ctx;
     for (;;) {
       if (this.stopped) return;
-      const expired = await store.expireDue(this.ctx.now(), 100);
+      const expired = await store.retention.expireDue(this.ctx.now(), 100);
       if (expired.length > 0) logger.info({ messages: expired.length }, 'messages expired');
       if (expired.length < 100) break;
     }
     for (;;) {
       if (this.stopped) return;
-      const ids = await store.listPurgeable(this.ctx.now(), 100);
-      for (const id of ids) await store.purgeBody(id, this.ctx.now());
+      const ids = await store.retention.listPurgeable(this.ctx.now(), 100);
+      for (const id of ids) await store.retention.purgeBody(id, this.ctx.now());
       if (ids.length > 0) logger.info({ messages: ids.length }, 'message bodies purged');
       if (ids.length < 100) break;
     }
@@ -55,7 +55,7 @@ export class PurgeWorker {
     let forwards = 0;
     for (;;) {
       if (this.stopped) break;
-      const pruned = await store.pruneHistory(before, HISTORY_BATCH);
+      const pruned = await store.retention.pruneHistory(before, HISTORY_BATCH);
       mails += pruned.mails;
       forwards += pruned.forwards;
       if (pruned.mails < HISTORY_BATCH && pruned.forwards < HISTORY_BATCH) break;

@@ -58,6 +58,6 @@ export async function spawnServe(
 /** Adds a sender to a store; returns its API key. */
 export async function seedSender(store: Store, email = 'alice@example.org'): Promise<string> {
   const apiKey = newApiKey();
-  await store.addSender({ id: randomId(12), email, apiKeyHash: hashToken(apiKey), at: Date.now() });
+  await store.senders.add({ id: randomId(12), email, apiKeyHash: hashToken(apiKey), at: Date.now() });
   return apiKey;
 }

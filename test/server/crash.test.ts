@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { randomId } from '../../src/server/secrets.ts';
-import { SqliteStore } from '../../src/server/store/sqlite.ts';
+import { openSqliteStore } from '../../src/server/store/sqlite.ts';
 import { seedSender, spawnServe } from '../helpers/serve.ts';
 import { storedFiles } from './helpers.ts';
 
@@ -97,7 +97,7 @@ describe('crash safety (kill -9 during submissions)', () => {
   it('keeps every acknowledged message intact and nothing half-written visible', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sealpost-crash-'));
     dirs.push(dir);
-    const setup = await SqliteStore.open({ dataDir: dir });
+    const setup = await openSqliteStore({ dataDir: dir });
     const apiKey = await seedSender(setup);
     await setup.close();
 
@@ -130,22 +130,22 @@ describe('crash safety (kill -9 during submissions)', () => {
 
     expect(acknowledged.size).toBeGreaterThan(5);
     expect(attempts).toBeGreaterThan(acknowledged.size); // some were cut off by a kill
-    const store = await SqliteStore.open({ dataDir: dir });
+    const store = await openSqliteStore({ dataDir: dir });
     try {
       for (const [id, digest] of acknowledged) {
-        const m = await store.getMessage(id);
+        const m = await store.submissions.get(id);
         expect(m, `acknowledged message ${id} is missing`).not.toBeNull();
         expect(m!.sha256).toBe(digest);
-        expect(sha(await readAll(await store.openBody(id)))).toBe(digest);
+        expect(sha(await readAll(await store.submissions.openBody(id)))).toBe(digest);
       }
       // Nothing half-written is visible: every file belongs to a committed message and is complete.
       const files = await storedFiles(dir);
       expect(files.tmp).toEqual([]);
       for (const f of files.messages) {
         const id = f.split('/')[1]!;
-        const m = await store.getMessage(id);
+        const m = await store.submissions.get(id);
         expect(m, `file ${f} has no committed message`).not.toBeNull();
-        expect(sha(await readAll(await store.openBody(id)))).toBe(m!.sha256);
+        expect(sha(await readAll(await store.submissions.openBody(id)))).toBe(m!.sha256);
       }
     } finally {
       await store.close();

@@ -49,7 +49,7 @@ export async function startTestServer(
   );
   const addSender = async (email: string): Promise<string> => {
     const key = newApiKey();
-    await server.store.addSender({ id: randomId(12), email, apiKeyHash: hashToken(key), at: Date.now() });
+    await server.store.senders.add({ id: randomId(12), email, apiKeyHash: hashToken(key), at: Date.now() });
     return key;
   };
   const senderEmail = 'alice@example.org';

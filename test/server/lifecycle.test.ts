@@ -138,7 +138,7 @@ describe.skipIf(!shared)('upstream mail server down, then back', () => {
       expect(sink.mails.map((m) => m.to[0]).sort()).toEqual(['one@example.net', 'two@example.net']);
       const parsed = await parseMail(sink.mails[0]!.raw);
       expect(linkIn(parsed.text!).link).toContain('/m/');
-      const stats = await t.server.store.mailStats();
+      const stats = await t.server.store.outbox.stats();
       expect(stats).toMatchObject({ queued: 0, sent: 2, failed: 0 });
     } finally {
       await t.close();
@@ -162,7 +162,7 @@ describe.skipIf(!shared)('upstream mail server down, then back', () => {
       await sink.start();
       await sleep(500);
       expect(sink.mails).toHaveLength(0);
-      expect((await t.server.store.mailStats()).cancelled).toBe(1);
+      expect((await t.server.store.outbox.stats()).cancelled).toBe(1);
     } finally {
       await t.close();
       await sink.stop();

@@ -14,7 +14,7 @@ const DAY = 86_400_000;
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 async function stage(store: Store, bytes: Uint8Array) {
-  const w = await store.createBodyWriter();
+  const w = await store.bodies.createWriter();
   await w.write(bytes);
   return w.finish();
 }
@@ -27,7 +27,7 @@ async function storeMessage(store: Store, senderId: string, recipients: string[]
     recipient: r,
     secretHash: sha(randomBytes(32)),
   }));
-  await store.createMessage(
+  await store.submissions.create(
     {
       id: randomId(),
       senderId,
@@ -72,7 +72,7 @@ async function enqueueForward(store: Store, createdAt: number): Promise<NewForwa
     createdAt,
     expiresAt: createdAt + 5 * DAY,
   };
-  await store.enqueueForward(f, await stage(store, bytes));
+  await store.forwards.enqueue(f, await stage(store, bytes));
   return f;
 }
 
@@ -96,29 +96,29 @@ describe('queue history retention and queue metrics', () => {
     const store = t.server.store;
     const now = Date.now();
     const farFuture = now + 3650 * DAY;
-    const sender = (await store.findSenderByEmail(t.senderEmail))!;
+    const sender = (await store.senders.findByEmail(t.senderEmail))!;
 
     // Outbox: sent 3 days ago, failed 3 days ago, sent yesterday, cancelled 3 days ago, one queued.
     await storeMessage(store, sender.id, ['a@example.net', 'b@example.net', 'c@example.net'], farFuture);
-    const claimed = await store.claimMail(farFuture, 60_000, 10);
+    const claimed = await store.outbox.claim(farFuture, 60_000, 10);
     expect(claimed).toHaveLength(3);
     const [m1, m2, m3] = claimed;
-    expect(await store.completeMail(m1!.id, m1!.leaseToken, now - 3 * DAY)).toBe(true);
-    expect(await store.failMail(m2!.id, m2!.leaseToken, now - 3 * DAY, '550 no such user')).toBe(true);
-    expect(await store.completeMail(m3!.id, m3!.leaseToken, now - DAY)).toBe(true);
+    expect(await store.outbox.complete(m1!.id, m1!.leaseToken, now - 3 * DAY)).toBe(true);
+    expect(await store.outbox.fail(m2!.id, m2!.leaseToken, now - 3 * DAY, '550 no such user')).toBe(true);
+    expect(await store.outbox.complete(m3!.id, m3!.leaseToken, now - DAY)).toBe(true);
     const revoked = await storeMessage(store, sender.id, ['d@example.net'], farFuture);
-    const revokedMessage = (await store.getDelivery(revoked[0]!.id))!.message.id;
-    expect(await store.revokeMessage(revokedMessage, now - 3 * DAY)).toBe(true);
+    const revokedMessage = (await store.deliveries.get(revoked[0]!.id))!.message.id;
+    expect(await store.submissions.revoke(revokedMessage, now - 3 * DAY)).toBe(true);
     await storeMessage(store, sender.id, ['e@example.net'], farFuture);
 
     // Forward queue: sent 3 days ago, failed 3 days ago, sent yesterday, one queued for 90 s.
     const old = [await enqueueForward(store, now - 4 * DAY), await enqueueForward(store, now - 4 * DAY)];
     const recent = await enqueueForward(store, now - 4 * DAY);
-    const leases = await store.claimForwards(now, 60_000, 10);
+    const leases = await store.forwards.claim(now, 60_000, 10);
     const lease = (id: string): string => leases.find((f) => f.id === id)!.leaseToken;
-    expect(await store.completeForward(old[0]!.id, lease(old[0]!.id), now - 3 * DAY)).toBe(true);
-    expect(await store.failForward(old[1]!.id, lease(old[1]!.id), now - 3 * DAY, 'expired')).toBe(true);
-    expect(await store.completeForward(recent.id, lease(recent.id), now - DAY)).toBe(true);
+    expect(await store.forwards.complete(old[0]!.id, lease(old[0]!.id), now - 3 * DAY)).toBe(true);
+    expect(await store.forwards.fail(old[1]!.id, lease(old[1]!.id), now - 3 * DAY, 'expired')).toBe(true);
+    expect(await store.forwards.complete(recent.id, lease(recent.id), now - DAY)).toBe(true);
     const waiting = await enqueueForward(store, now - 90_000);
 
     // /metrics answers a direct local connection (no proxy headers).
@@ -146,19 +146,19 @@ describe('queue history retention and queue metrics', () => {
     expect(sample(after, 'sealpost_relay_forwards', '{state="queued"}')).toBe(1);
     expect(sample(after, 'sealpost_relay_forwards', '{state="sent"}')).toBe(1);
     expect(sample(after, 'sealpost_relay_forwards', '{state="failed"}')).toBe(0);
-    expect(await store.getForward(old[0]!.id)).toBeNull();
-    expect(await store.getForward(old[1]!.id)).toBeNull();
-    expect(await store.getForward(recent.id)).toMatchObject({ state: 'sent' });
-    expect(await store.getForward(waiting.id)).toMatchObject({ state: 'queued' });
+    expect(await store.forwards.get(old[0]!.id)).toBeNull();
+    expect(await store.forwards.get(old[1]!.id)).toBeNull();
+    expect(await store.forwards.get(recent.id)).toMatchObject({ state: 'sent' });
+    expect(await store.forwards.get(waiting.id)).toMatchObject({ state: 'queued' });
     // The deliveries and their events are the sender's status, not history: they stay.
-    expect((await store.getDelivery(m1!.deliveryId))!.delivery.state).toBe('notified');
-    expect((await store.getDelivery(m2!.deliveryId))!.delivery.state).toBe('failed');
+    expect((await store.deliveries.get(m1!.deliveryId))!.delivery.state).toBe('notified');
+    expect((await store.deliveries.get(m2!.deliveryId))!.delivery.state).toBe('failed');
     const line = t.logs.find((l) => l.includes('queue history pruned'));
     expect(line && JSON.parse(line)).toMatchObject({ mails: 3, forwards: 2, days: 2 });
 
     // The relay's gauge reads 0 once nothing waits.
-    const [last] = await store.claimForwards(Date.now(), 60_000, 10);
-    expect(await store.completeForward(waiting.id, last!.leaseToken, Date.now())).toBe(true);
+    const [last] = await store.forwards.claim(Date.now(), 60_000, 10);
+    expect(await store.forwards.complete(waiting.id, last!.leaseToken, Date.now())).toBe(true);
     const idle = await (await fetch(`${t.url}/metrics`)).text();
     expect(sample(idle, 'sealpost_relay_oldest_queued_age_seconds')).toBe(0);
     expect(sample(idle, 'sealpost_relay_forwards', '{state="queued"}')).toBe(0);

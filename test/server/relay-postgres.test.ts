@@ -69,9 +69,13 @@ describe.skipIf(!hasPg)('SMTP relay forward queue on PostgreSQL', () => {
       20_000,
       'bounce',
     );
-    await waitUntil(async () => (await t.server.store.forwardStats()).queued === 0, 10_000, 'queue drained');
-    const f = await t.server.store.getForward(id);
+    await waitUntil(
+      async () => (await t.server.store.forwards.stats()).queued === 0,
+      10_000,
+      'queue drained',
+    );
+    const f = await t.server.store.forwards.get(id);
     expect(f?.state).toBe('sent');
-    expect(await t.server.store.openForwardBody(id)).toBeNull();
+    expect(await t.server.store.forwards.openBody(id)).toBeNull();
   });
 });

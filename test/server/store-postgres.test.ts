@@ -7,16 +7,19 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PG_CHUNK_SIZE, PG_INDEXED_QUERIES, PostgresStore } from '../../src/server/store/postgres.ts';
-import { POSTGRES_MIGRATIONS } from '../../src/server/store/postgres-migrations.ts';
+import { CompiledQuery, sql } from 'kysely';
+import { PG_CHUNK_SIZE } from '../../src/server/store/blob-chunks.ts';
+import { SCHEMA_VERSION } from '../../src/server/store/migrations.ts';
 import type { NewMessage, Store } from '../../src/server/store/port.ts';
+import { openPostgresStore } from '../../src/server/store/postgres.ts';
+import { indexedQueries } from '../../src/server/store/queues.ts';
 import { PG_URL, createTestSchema, requirePostgres } from './pg.ts';
 import { storeContract } from './store-contract.ts';
 
 const hasPg = await requirePostgres('PostgreSQL store tests (contract and specifics)');
 
-async function openInSchema(schema: string): Promise<PostgresStore> {
-  return PostgresStore.open({ url: PG_URL, schema, poolSize: 4 });
+async function openInSchema(schema: string): Promise<Store> {
+  return openPostgresStore({ url: PG_URL, schema, poolSize: 4 });
 }
 
 if (!hasPg) {
@@ -49,10 +52,10 @@ async function readAll(stream: Readable | null): Promise<Buffer> {
 }
 
 async function storeMessage(store: Store, bytes: Uint8Array, recipients = ['r@example.com']) {
-  const w = await store.createBodyWriter();
+  const w = await store.bodies.createWriter();
   for (let i = 0; i < bytes.length; i += 100_003) await w.write(bytes.subarray(i, i + 100_003));
   const body = await w.finish();
-  const sender = await store.addSender({
+  const sender = await store.senders.add({
     id: id(),
     email: `${id()}@example.org`,
     apiKeyHash: sha(randomBytes(8)),
@@ -84,14 +87,14 @@ async function storeMessage(store: Store, bytes: Uint8Array, recipients = ['r@ex
       payload: new Uint8Array([7]),
     })),
   };
-  await store.createMessage(input, body);
+  await store.submissions.create(input, body);
   return input;
 }
 
-describe.skipIf(!hasPg)('PostgresStore specifics', () => {
+describe.skipIf(!hasPg)('PostgreSQL store specifics', () => {
   let schema: Awaited<ReturnType<typeof createTestSchema>>;
-  let a: PostgresStore;
-  let b: PostgresStore;
+  let a: Store;
+  let b: Store;
 
   beforeAll(async () => {
     schema = await createTestSchema();
@@ -105,22 +108,20 @@ describe.skipIf(!hasPg)('PostgresStore specifics', () => {
   });
 
   it('migrates once when two nodes start together, and records the version', async () => {
-    expect(await a.schemaVersion()).toBe(POSTGRES_MIGRATIONS.at(-1)!.version);
-    expect(await b.schemaVersion()).toBe(POSTGRES_MIGRATIONS.at(-1)!.version);
+    expect(await a.schemaVersion()).toBe(SCHEMA_VERSION);
+    expect(await b.schemaVersion()).toBe(SCHEMA_VERSION);
   });
 
   it('commits synchronously whatever the server default (201 means durable)', async () => {
-    const pool = (
-      a as unknown as { pool: { query: (q: string) => Promise<{ rows: { synchronous_commit: string }[] }> } }
-    ).pool;
-    expect((await pool.query('SHOW synchronous_commit')).rows[0]!.synchronous_commit).toBe('on');
+    const r = await sql<{ synchronous_commit: string }>`SHOW synchronous_commit`.execute(a.db.kysely);
+    expect(r.rows[0]!.synchronous_commit).toBe('on');
   });
 
   it('stores a body in 1 MiB chunks and serves any range across chunk edges', async () => {
     const bytes = new Uint8Array(randomBytes(3 * PG_CHUNK_SIZE + 12_345));
     const input = await storeMessage(a, bytes);
     // Written by node a, read by node b.
-    expect(sha(await readAll(await b.openBody(input.id)))).toBe(sha(bytes));
+    expect(sha(await readAll(await b.submissions.openBody(input.id)))).toBe(sha(bytes));
     const cases: [number, number][] = [
       [0, 0],
       [PG_CHUNK_SIZE - 1, PG_CHUNK_SIZE],
@@ -130,7 +131,7 @@ describe.skipIf(!hasPg)('PostgresStore specifics', () => {
       [bytes.length - 1, bytes.length - 1],
     ];
     for (const [start, end] of cases) {
-      const got = await readAll(await b.openBody(input.id, { start, end }));
+      const got = await readAll(await b.submissions.openBody(input.id, { start, end }));
       expect(got.length).toBe(end - start + 1);
       expect(got.equals(Buffer.from(bytes.subarray(start, end + 1)))).toBe(true);
     }
@@ -142,7 +143,7 @@ describe.skipIf(!hasPg)('PostgresStore specifics', () => {
     const claimedA: string[] = [];
     const claimedB: string[] = [];
     for (let round = 0; round < 6; round++) {
-      const [x, y] = await Promise.all([a.claimMail(5000, 60_000, 5), b.claimMail(5000, 60_000, 5)]);
+      const [x, y] = await Promise.all([a.outbox.claim(5000, 60_000, 5), b.outbox.claim(5000, 60_000, 5)]);
       claimedA.push(...x.map((m) => m.id));
       claimedB.push(...y.map((m) => m.id));
     }
@@ -158,7 +159,7 @@ describe.skipIf(!hasPg)('PostgresStore specifics', () => {
     const gotA: string[] = [];
     const gotB: string[] = [];
     for (let round = 0; round < 50; round++) {
-      const [x, y] = await Promise.all([a.expireDue(20_000, 3), b.expireDue(20_000, 3)]);
+      const [x, y] = await Promise.all([a.retention.expireDue(20_000, 3), b.retention.expireDue(20_000, 3)]);
       gotA.push(...x);
       gotB.push(...y);
       if (x.length === 0 && y.length === 0) break;
@@ -166,13 +167,14 @@ describe.skipIf(!hasPg)('PostgresStore specifics', () => {
     const all = [...gotA, ...gotB].filter((x) => ids.includes(x));
     expect(new Set(all).size).toBe(all.length); // nobody expired a message twice
     expect(new Set(all)).toEqual(new Set(ids));
-    for (const id of ids) expect((await a.listDeliveries(id)).every((d) => d.state === 'expired')).toBe(true);
+    for (const id of ids)
+      expect((await a.deliveries.listByMessage(id)).every((d) => d.state === 'expired')).toBe(true);
   });
 
   it("recover() leaves another live node's upload alone and drops its own leftovers", async () => {
-    const wa = await a.createBodyWriter();
+    const wa = await a.bodies.createWriter();
     await wa.write(new Uint8Array(randomBytes(PG_CHUNK_SIZE + 10)));
-    const wb = await b.createBodyWriter();
+    const wb = await b.bodies.createWriter();
     await wb.write(new Uint8Array(10));
     await wb.finish();
     const r = await b.recover();
@@ -185,16 +187,13 @@ describe.skipIf(!hasPg)('PostgresStore specifics', () => {
   });
 
   it("drops a crashed node's stale upload in the purge pass, and its writer then fails", async () => {
-    const w = await a.createBodyWriter();
+    const w = await a.bodies.createWriter();
     await w.write(new Uint8Array(randomBytes(PG_CHUNK_SIZE + 1))); // one chunk committed
-    await a.withTransaction((c) =>
-      c.query("UPDATE staged_bodies SET touched_at = now() - interval '2 hours'"),
-    );
-    await b.expireDue(1, 10); // the purge pass of another node
-    const left = await a.withTransaction((c) =>
-      c.query(
-        'SELECT (SELECT COUNT(*) FROM staged_bodies) AS s, (SELECT COUNT(*) FROM body_chunks c WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.body_ref = c.ref)) AS c',
-      ),
+    await sql`UPDATE staged_bodies SET touched_at = now() - interval '2 hours'`.execute(a.db.kysely);
+    await b.retention.expireDue(1, 10); // the purge pass of another node
+    const left = await sql`SELECT (SELECT COUNT(*) FROM staged_bodies) AS s,
+      (SELECT COUNT(*) FROM body_chunks c WHERE NOT EXISTS (SELECT 1 FROM messages m WHERE m.body_ref = c.ref)) AS c`.execute(
+      a.db.kysely,
     );
     expect(left.rows[0]).toEqual({ s: 0, c: 0 });
     // Filling the second chunk finds its staged row gone: the upload fails instead of leaving a hole.
@@ -208,15 +207,15 @@ describe.skipIf(!hasPg)('PostgresStore specifics', () => {
     try {
       const recipients = Array.from({ length: 30 }, (_, i) => `p${i}@example.com`);
       const input = await storeMessage(x, new Uint8Array(randomBytes(100)), recipients);
-      expect(await x.revokeMessage(input.id, 2000)).toBe(true); // 30 cancelled mails
+      expect(await x.submissions.revoke(input.id, 2000)).toBe(true); // 30 cancelled mails
       const queued = await storeMessage(x, new Uint8Array(randomBytes(100)), ['stays@example.com']);
       for (let i = 0; i < 12; i++) {
         const body = await (async () => {
-          const w = await x.createBodyWriter();
+          const w = await x.bodies.createWriter();
           await w.write(new Uint8Array([i]));
           return w.finish();
         })();
-        await x.enqueueForward(
+        await x.forwards.enqueue(
           {
             id: `fwd${i}`,
             mailFrom: 'a@example.org',
@@ -230,20 +229,23 @@ describe.skipIf(!hasPg)('PostgresStore specifics', () => {
           body,
         );
       }
-      for (const f of await x.claimForwards(1000, 60_000, 20))
-        await x.completeForward(f.id, f.leaseToken, 2000);
+      for (const f of await x.forwards.claim(1000, 60_000, 20))
+        await x.forwards.complete(f.id, f.leaseToken, 2000);
       let mails = 0;
       let forwards = 0;
       for (let round = 0; round < 50; round++) {
-        const [p, q] = await Promise.all([x.pruneHistory(3000, 4), y.pruneHistory(3000, 4)]);
+        const [p, q] = await Promise.all([
+          x.retention.pruneHistory(3000, 4),
+          y.retention.pruneHistory(3000, 4),
+        ]);
         mails += p.mails + q.mails;
         forwards += p.forwards + q.forwards;
         if (p.mails + q.mails + p.forwards + q.forwards === 0) break;
       }
       expect({ mails, forwards }).toEqual({ mails: 30, forwards: 12 });
-      expect(await y.mailStats()).toMatchObject({ queued: 1, cancelled: 0 });
-      expect(await y.forwardStats()).toMatchObject({ queued: 0, sent: 0 });
-      const [left] = await y.claimMail(5000, 60_000, 10);
+      expect(await y.outbox.stats()).toMatchObject({ queued: 1, cancelled: 0 });
+      expect(await y.forwards.stats()).toMatchObject({ queued: 0, sent: 0 });
+      const [left] = await y.outbox.claim(5000, 60_000, 10);
       expect(left?.deliveryId).toBe(queued.deliveries[0]!.id);
     } finally {
       await x.close();
@@ -253,16 +255,17 @@ describe.skipIf(!hasPg)('PostgresStore specifics', () => {
   });
 
   it('can answer the /metrics statistics and the history retention from indexes', async () => {
-    await a.withTransaction(async (c) => {
+    await a.db.kysely.transaction().execute(async (tx) => {
       // Only whether an index serves each query: on a tiny table the planner sorts a bitmap scan,
       // and with real statistics it may count a state that is most of the table by a sequential
       // scan, which is then the cheaper plan.
-      await c.query('SET LOCAL enable_seqscan = off');
-      for (const [name, sql] of Object.entries(PG_INDEXED_QUERIES)) {
-        const params = sql.includes('$1') ? [3000, 10] : [];
-        const plan = (await c.query(`EXPLAIN ${sql}`, params)).rows
-          .map((r: Record<string, string>) => r['QUERY PLAN'])
-          .join('\n');
+      await sql`SET LOCAL enable_seqscan = off`.execute(tx);
+      for (const [name, query] of Object.entries(indexedQueries(a.db))) {
+        const { sql: text, parameters } = query.compile();
+        const result = await tx.executeQuery<Record<string, string>>(
+          CompiledQuery.raw(`EXPLAIN ${text}`, [...parameters]),
+        );
+        const plan = result.rows.map((r) => r['QUERY PLAN']).join('\n');
         expect(plan, `${name}:\n${plan}`).not.toMatch(/Seq Scan/);
         expect(plan, name).toMatch(
           /(Index (Only )?Scan using|Bitmap Index Scan on) (outbox|forward_queue)_(state_created|done|due)/,
@@ -274,19 +277,18 @@ describe.skipIf(!hasPg)('PostgresStore specifics', () => {
 
   it('purges a body once even when two nodes purge it at the same time', async () => {
     const input = await storeMessage(a, new Uint8Array(randomBytes(2 * PG_CHUNK_SIZE)));
-    expect(await a.revokeMessage(input.id, 2000)).toBe(true);
-    await Promise.all([a.purgeBody(input.id, 3000), b.purgeBody(input.id, 3001)]);
+    expect(await a.submissions.revoke(input.id, 2000)).toBe(true);
+    await Promise.all([a.retention.purgeBody(input.id, 3000), b.retention.purgeBody(input.id, 3001)]);
     // One of them may have skipped the locked row; a later pass finishes the job.
-    await b.purgeBody(input.id, 3002);
-    const m = await a.getMessage(input.id);
+    await b.retention.purgeBody(input.id, 3002);
+    const m = await a.submissions.get(input.id);
     expect(m?.purgedAt).not.toBeNull();
-    expect(await a.openBody(input.id)).toBeNull();
-    const left = await a.withTransaction((c) =>
-      c.query(
-        'SELECT COUNT(*) AS n FROM body_chunks c JOIN messages m ON m.body_ref = c.ref WHERE m.id = $1',
-        [input.id],
-      ),
+    expect(await a.submissions.openBody(input.id)).toBeNull();
+    const left = await sql<{
+      n: number;
+    }>`SELECT COUNT(*) AS n FROM body_chunks c JOIN messages m ON m.body_ref = c.ref WHERE m.id = ${input.id}`.execute(
+      a.db.kysely,
     );
-    expect(left.rows[0].n).toBe(0);
+    expect(left.rows[0]!.n).toBe(0);
   });
 });

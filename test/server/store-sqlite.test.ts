@@ -5,15 +5,16 @@
 import { mkdtemp, readdir, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Database from 'better-sqlite3';
+import { CompiledQuery } from 'kysely';
 import { describe, expect, it } from 'vitest';
-import { SQLITE_INDEXED_QUERIES, SqliteStore } from '../../src/server/store/sqlite.ts';
-import { SQLITE_MIGRATIONS } from '../../src/server/store/sqlite-migrations.ts';
+import { SCHEMA_VERSION } from '../../src/server/store/migrations.ts';
+import { indexedQueries } from '../../src/server/store/queues.ts';
+import { openSqliteStore } from '../../src/server/store/sqlite.ts';
 import { storeContract } from './store-contract.ts';
 
 storeContract('sqlite', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'sealpost-store-'));
-  const store = await SqliteStore.open({ dataDir: dir });
+  const store = await openSqliteStore({ dataDir: dir });
   return {
     store,
     cleanup: async () => {
@@ -23,15 +24,15 @@ storeContract('sqlite', async () => {
   };
 });
 
-describe('SqliteStore specifics', () => {
+describe('SQLite store specifics', () => {
   it('records the schema version and reopens without re-running migrations', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sealpost-store-'));
     try {
-      const a = await SqliteStore.open({ dataDir: dir });
-      expect(a.schemaVersion()).toBe(SQLITE_MIGRATIONS.at(-1)!.version);
+      const a = await openSqliteStore({ dataDir: dir });
+      expect(await a.schemaVersion()).toBe(SCHEMA_VERSION);
       await a.close();
-      const b = await SqliteStore.open({ dataDir: dir });
-      expect(b.schemaVersion()).toBe(SQLITE_MIGRATIONS.at(-1)!.version);
+      const b = await openSqliteStore({ dataDir: dir });
+      expect(await b.schemaVersion()).toBe(SCHEMA_VERSION);
       await b.close();
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -41,7 +42,7 @@ describe('SqliteStore specifics', () => {
   it('removes message files that no committed row owns (a crash between rename and commit)', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sealpost-store-'));
     try {
-      const store = await SqliteStore.open({ dataDir: dir });
+      const store = await openSqliteStore({ dataDir: dir });
       await mkdir(join(dir, 'messages', 'zz'), { recursive: true });
       await writeFile(join(dir, 'messages', 'zz', 'zzOrphanMessage0001'), 'half');
       await writeFile(join(dir, 'tmp', '0123.part'), 'staged');
@@ -58,15 +59,14 @@ describe('SqliteStore specifics', () => {
   it('answers the /metrics statistics and the history retention from indexes, never a table scan', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sealpost-store-'));
     try {
-      const store = await SqliteStore.open({ dataDir: dir });
-      await store.close();
-      const db = new Database(join(dir, 'sealpost.db'), { readonly: true });
+      const store = await openSqliteStore({ dataDir: dir });
       try {
-        for (const [name, sql] of Object.entries(SQLITE_INDEXED_QUERIES)) {
-          const params = (sql.match(/\?/g) ?? []).map(() => 1);
-          const plan = (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...params) as { detail: string }[]).map(
-            (r) => r.detail,
+        for (const [name, query] of Object.entries(indexedQueries(store.db))) {
+          const { sql, parameters } = query.compile();
+          const result = await store.db.kysely.executeQuery<{ detail: string }>(
+            CompiledQuery.raw(`EXPLAIN QUERY PLAN ${sql}`, [...parameters]),
           );
+          const plan = result.rows.map((r) => r.detail);
           // Every step over a table goes through an index; no sort of the finished rows either.
           for (const step of plan) {
             expect(step, `${name}: ${plan.join(' | ')}`).not.toMatch(/^SCAN (outbox|forward_queue)$/);
@@ -75,7 +75,7 @@ describe('SqliteStore specifics', () => {
           expect(plan.join(' | '), name).toMatch(/INDEX (outbox|forward_queue)_(state_created|done)/);
         }
       } finally {
-        db.close();
+        await store.close();
       }
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -85,7 +85,7 @@ describe('SqliteStore specifics', () => {
   it('removes relay queue files that no queued forward owns', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sealpost-store-'));
     try {
-      const store = await SqliteStore.open({ dataDir: dir });
+      const store = await openSqliteStore({ dataDir: dir });
       await mkdir(join(dir, 'relay', 'zz'), { recursive: true });
       await writeFile(join(dir, 'relay', 'zz', 'zzOrphanForward0001'), 'half');
       expect(await store.recover()).toEqual({ removedStaged: 0, removedOrphans: 1 });

@@ -96,7 +96,7 @@ export async function directoryRoutes(
   app.get('/api/v1/directory/:email', async (request) => {
     const email = normalizeEmail((request.params as { email: string }).email);
     if (!email) throw new ServerError('bad-request', 'That is not an e-mail address.');
-    const entries = await ctx.store.lookupDirectory(email);
+    const entries = await ctx.store.directory.lookup(email);
     if (entries.length === 0) throw new ServerError('not-found', `Nothing is published for ${email}.`);
     return {
       email,
@@ -120,7 +120,7 @@ export async function directoryRoutes(
     const email = found.delivery.recipient;
     const checked = await checkPublishable(parsed.data.kind, parsed.data.data, email);
     const now = ctx.now();
-    await ctx.store.publishDirectoryEntry({
+    await ctx.store.directory.publish({
       email,
       kind: parsed.data.kind,
       data: checked.data,
@@ -128,7 +128,7 @@ export async function directoryRoutes(
       deliveryId: found.delivery.id,
       publishedAt: now,
     });
-    await ctx.store.addEvent(
+    await ctx.store.deliveries.addEvent(
       found.delivery.id,
       'key-published',
       `${parsed.data.kind} ${checked.fingerprint}`,

@@ -28,7 +28,7 @@ export async function authenticateSender(ctx: ServerContext, request: FastifyReq
       'unauthorized',
       'Authenticate with "Authorization: Bearer <API key>" (sealpost senders add).',
     );
-  const sender = await ctx.store.findSenderByApiKeyHash(hashToken(key));
+  const sender = await ctx.store.senders.findByApiKeyHash(hashToken(key));
   if (!sender) throw new ServerError('unauthorized', 'The API key is unknown or was revoked.');
   return sender;
 }

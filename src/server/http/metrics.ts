@@ -77,7 +77,7 @@ export function createMetrics(store: Store): Metrics {
       registers: [registry],
     }),
   };
-  const mailStats = shared(() => store.mailStats());
+  const mailStats = shared(() => store.outbox.stats());
   new Gauge({
     name: 'sealpost_outbox_mails',
     help: 'Mails in the outbox by state (sent, failed and cancelled ones of the last --history-days)',
@@ -99,7 +99,7 @@ export function createMetrics(store: Store): Metrics {
       this.set(ageSeconds((await mailStats()).oldestQueuedAt));
     },
   });
-  const forwardStats = shared(() => store.forwardStats());
+  const forwardStats = shared(() => store.forwards.stats());
   new Gauge({
     name: 'sealpost_relay_forwards',
     help: 'Mails in the SMTP relay forward queue by state (sent and failed ones of the last --history-days)',

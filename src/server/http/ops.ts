@@ -46,7 +46,7 @@ export async function opsRoutes(
   };
 
   app.get('/api/v1/outbox', { onRequest: localOnly }, async () =>
-    (await ctx.store.listLocalMail(500)).map((m) => ({
+    (await ctx.store.localMail.list(500)).map((m) => ({
       to: m.to,
       subject: m.subject,
       text: m.text,
@@ -56,7 +56,7 @@ export async function opsRoutes(
   );
 
   app.get('/outbox', { onRequest: localOnly }, async (_request, reply) => {
-    const mails = await ctx.store.listLocalMail(200);
+    const mails = await ctx.store.localMail.list(200);
     const linkify = (text: string): string =>
       escapeHtml(text).replace(/(https?:\/\/[^\s<>"']+)/g, (u) => `<a href="${u}" rel="noreferrer">${u}</a>`);
     const items = mails
@@ -81,7 +81,7 @@ ${items || '<p>No mail yet. Submit a message (<a href="/send">/send</a> or <code
   app.get('/outbox/:file', { onRequest: localOnly }, async (request, reply) => {
     const file = (request.params as { file: string }).file;
     const id = file.replace(/\.html$/, '');
-    const mail = (await ctx.store.listLocalMail(1000)).find((m) => m.id === id);
+    const mail = (await ctx.store.localMail.list(1000)).find((m) => m.id === id);
     if (!mail) throw new ServerError('not-found', 'There is no such mail in the outbox.');
     return reply
       .type('text/html; charset=utf-8')

@@ -78,7 +78,7 @@ export function createOutboxTransport(store: Store, now: () => number): MailTran
   return {
     kind: 'outbox',
     async send(mail) {
-      await store.addLocalMail({
+      await store.localMail.add({
         id: mail.id,
         to: mail.to,
         subject: mail.subject,

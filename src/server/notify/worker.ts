@@ -28,7 +28,7 @@ export class OutboxWorker extends PollingWorker {
   /** One round; true when the batch was full (there may be more). */
   async tick(): Promise<boolean> {
     const claimedAt = this.ctx.now();
-    const items = await this.ctx.store.claimMail(claimedAt, this.leaseMs, this.batch);
+    const items = await this.ctx.store.outbox.claim(claimedAt, this.leaseMs, this.batch);
     await Promise.all(items.map((i) => this.process(i, claimedAt)));
     return items.length === this.batch;
   }
@@ -42,11 +42,11 @@ export class OutboxWorker extends PollingWorker {
     const { store, logger, metrics } = this.ctx;
     let expiresAt = Number.POSITIVE_INFINITY;
     try {
-      const found = await store.getDelivery(item.deliveryId);
+      const found = await store.deliveries.get(item.deliveryId);
       if (found) expiresAt = found.message.expiresAt;
       const mail = found ? await this.compose(item, found) : null;
       if (!mail) {
-        await store.failMail(
+        await store.outbox.fail(
           item.id,
           item.leaseToken,
           this.ctx.now(),
@@ -57,11 +57,11 @@ export class OutboxWorker extends PollingWorker {
       // A send starts only in the first half of the lease, so it has the other half to finish before
       // another node may take the mail over (several nodes share one outbox on PostgreSQL).
       if (this.ctx.now() - claimedAt > this.leaseMs / 2) {
-        await store.retryMail(item.id, item.leaseToken, this.ctx.now(), 'lease half over before sending');
+        await store.outbox.retry(item.id, item.leaseToken, this.ctx.now(), 'lease half over before sending');
         return;
       }
       await this.transport.send(mail);
-      await store.completeMail(item.id, item.leaseToken, this.ctx.now());
+      await store.outbox.complete(item.id, item.leaseToken, this.ctx.now());
       metrics.notifications.inc({ kind: item.kind, result: 'sent' });
       logger.info(
         { mailId: item.id, kind: item.kind, deliveryId: item.deliveryId, attempts: item.attempts },
@@ -71,7 +71,7 @@ export class OutboxWorker extends PollingWorker {
       const error = describe(e);
       const now = this.ctx.now();
       if (isPermanentMailError(e) || now >= expiresAt) {
-        await store.failMail(item.id, item.leaseToken, now, error);
+        await store.outbox.fail(item.id, item.leaseToken, now, error);
         metrics.notifications.inc({ kind: item.kind, result: 'failed' });
         logger.warn(
           { mailId: item.id, kind: item.kind, deliveryId: item.deliveryId, error },
@@ -79,7 +79,7 @@ export class OutboxWorker extends PollingWorker {
         );
       } else {
         const next = now + this.backoff(item.attempts);
-        await store.retryMail(item.id, item.leaseToken, next, error);
+        await store.outbox.retry(item.id, item.leaseToken, next, error);
         metrics.notifications.inc({ kind: item.kind, result: 'retry' });
         logger.warn(
           {
@@ -103,7 +103,7 @@ export class OutboxWorker extends PollingWorker {
 
   private async compose(
     item: MailItem,
-    found: NonNullable<Awaited<ReturnType<ServerContext['store']['getDelivery']>>>,
+    found: NonNullable<Awaited<ReturnType<ServerContext['store']['deliveries']['get']>>>,
   ): Promise<OutgoingMail | null> {
     const { delivery, message } = found;
     const baseUrl = this.ctx.baseUrl();
@@ -142,7 +142,7 @@ export class OutboxWorker extends PollingWorker {
         },
       };
     }
-    const events = await this.ctx.store.listEvents(delivery.id);
+    const events = await this.ctx.store.deliveries.listEvents(delivery.id);
     const processedAt = [...events].reverse().find((e) => e.type === 'processed')?.at ?? this.ctx.now();
     const { subject, text } = renderReceiptText({
       brand: this.brand(),

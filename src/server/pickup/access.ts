@@ -66,10 +66,10 @@ export class PickupAccess {
     const ip = clientBucket(request.ip);
     if (this.perIp.count(ip, now) >= config.badSecretIpLimit)
       throw new ServerError('too-many-attempts', 'Too many wrong links from this address: wait 15 minutes.');
-    const found = ID_PATTERN.test(id) ? await store.getDelivery(id) : null;
+    const found = ID_PATTERN.test(id) ? await store.deliveries.get(id) : null;
     if (
       found &&
-      (await store.badSecretCount(found.delivery.id, now, DELIVERY_WINDOW_MS)) >=
+      (await store.deliveries.badSecretCount(found.delivery.id, now, DELIVERY_WINDOW_MS)) >=
         config.badSecretDeliveryLimit
     )
       throw new ServerError(
@@ -80,7 +80,7 @@ export class PickupAccess {
     const ok = secretMatches(secret ?? '', found?.secretHash ?? null);
     if (!ok || !found) {
       this.perIp.note(ip, now);
-      if (found) await store.noteBadSecret(found.delivery.id, now, DELIVERY_WINDOW_MS);
+      if (found) await store.deliveries.noteBadSecret(found.delivery.id, now, DELIVERY_WINDOW_MS);
       metrics.badSecrets.inc({ scope: found ? 'delivery' : 'unknown' });
       if (!found) throw new ServerError('not-found', 'There is no such delivery.');
       throw new ServerError(

@@ -82,7 +82,7 @@ export async function pickupRoutes(
   async function markOpened(found: DeliveryWithMessage): Promise<void> {
     const s = found.delivery.state;
     if (s === 'pending' || s === 'notified')
-      await ctx.store.transition({
+      await ctx.store.deliveries.transition({
         deliveryId: found.delivery.id,
         from: ['pending', 'notified'],
         to: 'opened',
@@ -187,7 +187,7 @@ export async function pickupRoutes(
     reply.header('content-length', String(length));
     if (range) reply.code(206).header('content-range', `bytes ${range.start}-${range.end}/${message.size}`);
     if (request.method === 'HEAD') return reply.send();
-    const stream = await ctx.store.openBody(message.id, range ?? undefined);
+    const stream = await ctx.store.submissions.openBody(message, range ?? undefined);
     if (!stream) throw new ServerError('expired', 'This message is no longer stored.');
     reply.raw.once('finish', () => ctx.metrics.pickupBytes.inc(length));
     return reply.send(stream);
@@ -207,12 +207,12 @@ export async function pickupRoutes(
     const { delivery, message } = found;
     const now = ctx.now();
     if (parsed.data.outcome === 'failed') {
-      await ctx.store.addEvent(delivery.id, 'receiver-failed', receiptDetail(parsed.data), now);
+      await ctx.store.deliveries.addEvent(delivery.id, 'receiver-failed', receiptDetail(parsed.data), now);
       return { id: delivery.id, state: delivery.state };
     }
     const wantMdn =
       ctx.config.receipts === 'always' || (ctx.config.receipts === 'requested' && message.receiptRequested);
-    const changed = await ctx.store.transition({
+    const changed = await ctx.store.deliveries.transition({
       deliveryId: delivery.id,
       from: ['pending', 'notified', 'opened', 'failed'],
       to: 'processed',

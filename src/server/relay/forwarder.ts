@@ -100,7 +100,7 @@ export class ForwardWorker extends PollingWorker {
 
   /** One round; true when the batch was full (there may be more). */
   async tick(): Promise<boolean> {
-    const items = await this.ctx.store.claimForwards(this.ctx.now(), this.leaseMs, this.batch);
+    const items = await this.ctx.store.forwards.claim(this.ctx.now(), this.leaseMs, this.batch);
     await Promise.all(items.map((i) => this.process(i)));
     return items.length === this.batch;
   }
@@ -115,9 +115,9 @@ export class ForwardWorker extends PollingWorker {
     const log = { forwardId: item.id, attempts: item.attempts, recipients: item.recipients.length };
     let body: Readable | null = null;
     try {
-      body = await store.openForwardBody(item.id);
+      body = await store.forwards.openBody(item.id);
       if (!body) {
-        await store.failForward(item.id, item.leaseToken, this.ctx.now(), 'the stored message is missing');
+        await store.forwards.fail(item.id, item.leaseToken, this.ctx.now(), 'the stored message is missing');
         logger.error(log, 'forward failed: the stored message is missing');
         return;
       }
@@ -128,7 +128,7 @@ export class ForwardWorker extends PollingWorker {
       if (temporary.length > 0 && now < item.expiresAt) {
         if (permanent.length > 0) await this.queueBounce(item, permanent.map(refusedRecipient));
         const next = now + this.backoff(item.attempts);
-        await store.retryForward(
+        await store.forwards.retry(
           item.id,
           item.leaseToken,
           next,
@@ -143,7 +143,7 @@ export class ForwardWorker extends PollingWorker {
         ...temporary.map((t) => ({ ...refusedRecipient(t), status: '4.4.7' })),
       ];
       if (failed.length > 0) await this.queueBounce(item, failed);
-      await store.completeForward(item.id, item.leaseToken, now);
+      await store.forwards.complete(item.id, item.leaseToken, now);
       logger.info({ ...log, refused: failed.length }, 'forwarded');
     } catch (e) {
       body?.destroy();
@@ -173,7 +173,7 @@ export class ForwardWorker extends PollingWorker {
         logger.warn({ ...log, error, bounced }, 'forward failed for good');
       } else {
         const next = now + this.backoff(item.attempts);
-        await store.retryForward(item.id, item.leaseToken, next, error);
+        await store.forwards.retry(item.id, item.leaseToken, next, error);
         logger.warn({ ...log, error, retryAt: new Date(next).toISOString() }, 'forward not sent, will retry');
       }
     }
@@ -189,7 +189,7 @@ export class ForwardWorker extends PollingWorker {
     const { store } = this.ctx;
     const now = this.ctx.now();
     const bounce = item.mailFrom === '' ? null : await this.stageBounce(item, failed, reason);
-    await store.failForward(item.id, item.leaseToken, now, error, bounce ?? undefined);
+    await store.forwards.fail(item.id, item.leaseToken, now, error, bounce ?? undefined);
     if (bounce) this.kick();
     return bounce !== null;
   }
@@ -201,14 +201,14 @@ export class ForwardWorker extends PollingWorker {
       ? 'The next mail server refused these recipients.'
       : 'The next mail server did not accept these recipients in time.';
     const bounce = await this.stageBounce(item, failed, reason);
-    await this.ctx.store.enqueueForward(bounce.forward, bounce.body);
+    await this.ctx.store.forwards.enqueue(bounce.forward, bounce.body);
     this.kick();
   }
 
   private async stageBounce(item: ForwardItem, failed: FailedRecipient[], reason: string) {
     const { store } = this.ctx;
     const now = this.ctx.now();
-    const original = await readHead(await store.openForwardBody(item.id));
+    const original = await readHead(await store.forwards.openBody(item.id));
     const id = randomId(16);
     const raw = await buildDsn({
       from: `"Mail Delivery System" <MAILER-DAEMON@${this.hostname}>`,
@@ -222,7 +222,7 @@ export class ForwardWorker extends PollingWorker {
       messageId: `<${id}@${this.hostname}>`,
       date: new Date(now),
     });
-    const writer = await store.createBodyWriter();
+    const writer = await store.bodies.createWriter();
     try {
       await writer.write(raw);
       const staged = await writer.finish();

@@ -203,7 +203,7 @@ export class RelayServer {
     const key = auth.password ?? '';
     const sender =
       email && key.length > 0 && key.length <= 256
-        ? await this.ctx.store.findSenderByApiKeyHash(hashToken(key))
+        ? await this.ctx.store.senders.findByApiKeyHash(hashToken(key))
         : null;
     if (!sender || sender.email !== email) {
       this.ctx.logger.warn(
@@ -319,7 +319,7 @@ export class RelayServer {
 
       // 2a. Secure: into web delivery, exactly as the API does it.
       if (divert) {
-        const sender = this.senders.get(session.id) ?? (await store.findSenderByEmail(mailFrom));
+        const sender = this.senders.get(session.id) ?? (await store.senders.findByEmail(mailFrom));
         if (!sender) throw reply.notSender(mailFrom || '<>');
         if (this.rate.hit(sender.id) > config.senderRateLimit) throw reply.rateLimited();
         const result = await this.service.submit({
@@ -347,13 +347,13 @@ export class RelayServer {
       if (!config.smtpUpstream) throw reply.noUpstream();
       const sender = this.senders.get(session.id) ?? null;
       if (sender && this.rate.hit(sender.id) > config.senderRateLimit) throw reply.rateLimited();
-      const writer = await store.createBodyWriter();
+      const writer = await store.bodies.createWriter();
       try {
         for await (const chunk of rest()) await writer.write(chunk);
         const staged = await writer.finish();
         const now = this.ctx.now();
         const id = randomId(16);
-        await store.enqueueForward(
+        await store.forwards.enqueue(
           {
             id,
             mailFrom,

@@ -2,10 +2,9 @@
  * Opens the configured Store: the embedded SQLite + files store in the data folder, or — given a
  * postgres:// URL — the shared PostgreSQL store that several server nodes use at once.
  */
-import type { Store } from './port.ts';
-import { SqliteStore } from './sqlite.ts';
+import { openSqliteStore } from './sqlite.ts';
+import type { Store } from './store.ts';
 
-export type { Store } from './port.ts';
 export * from './port.ts';
 
 export interface OpenStoreOptions {
@@ -20,12 +19,12 @@ export interface OpenStoreOptions {
 
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
   if (options.database) {
-    const { PostgresStore } = await import('./postgres.ts');
-    return PostgresStore.open({
+    const { openPostgresStore } = await import('./postgres.ts');
+    return openPostgresStore({
       url: options.database,
       ...(options.poolSize ? { poolSize: options.poolSize } : {}),
       ...(options.onError ? { onError: options.onError } : {}),
     });
   }
-  return SqliteStore.open({ dataDir: options.dataDir });
+  return openSqliteStore({ dataDir: options.dataDir });
 }

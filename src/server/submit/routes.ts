@@ -45,7 +45,7 @@ function parseBool(v: unknown, name: string): boolean | null {
 }
 
 export async function messageStatus(ctx: ServerContext, m: MessageRecord) {
-  const deliveries = await ctx.store.listDeliveries(m.id);
+  const deliveries = await ctx.store.deliveries.listByMessage(m.id);
   return {
     id: m.id,
     createdAt: new Date(m.createdAt).toISOString(),
@@ -62,7 +62,7 @@ export async function messageStatus(ctx: ServerContext, m: MessageRecord) {
         id: d.id,
         recipient: d.recipient,
         state: d.state,
-        events: (await ctx.store.listEvents(d.id)).map((e) => ({
+        events: (await ctx.store.deliveries.listEvents(d.id)).map((e) => ({
           at: new Date(e.at).toISOString(),
           type: e.type,
           ...(e.detail ? { detail: e.detail } : {}),
@@ -96,7 +96,7 @@ export async function submitRoutes(app: FastifyInstance, opts: { ctx: ServerCont
 
   async function ownMessage(request: FastifyRequest): Promise<MessageRecord> {
     const { id } = request.params as { id: string };
-    const m = await ctx.store.getMessage(id);
+    const m = await ctx.store.submissions.get(id);
     if (!m || m.senderId !== request.sender!.id)
       throw new ServerError('not-found', 'There is no such message.');
     return m;
@@ -124,11 +124,11 @@ export async function submitRoutes(app: FastifyInstance, opts: { ctx: ServerCont
   app.delete('/api/v1/messages/:id', { onRequest: auth }, async (request) => {
     const m = await ownMessage(request);
     const now = ctx.now();
-    if (await ctx.store.revokeMessage(m.id, now)) {
-      await ctx.store.purgeBody(m.id, now);
+    if (await ctx.store.submissions.revoke(m.id, now)) {
+      await ctx.store.retention.purgeBody(m.id, now);
       ctx.logger.info({ messageId: m.id }, 'message revoked');
     }
-    return messageStatus(ctx, (await ctx.store.getMessage(m.id))!);
+    return messageStatus(ctx, (await ctx.store.submissions.get(m.id))!);
   });
 
   app.get('/api/v1/sender', { onRequest: auth }, async (request) => ({

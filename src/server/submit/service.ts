@@ -136,7 +136,7 @@ export class SubmissionService {
     let writer: BodyWriter | null = null;
     metrics.inflightUploads.inc();
     try {
-      writer = await store.createBodyWriter();
+      writer = await store.bodies.createWriter();
       for await (const chunk of input.body) {
         size += chunk.length;
         if (size > max) throw tooLarge(max);
@@ -172,7 +172,7 @@ export class SubmissionService {
       }));
       const expiresAt = now + (input.expiresInMs ?? config.defaultExpiryMs);
       const c = decision.classification;
-      await store.createMessage(
+      await store.submissions.create(
         {
           id,
           senderId: input.sender.id,

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { randomId } from '../../../src/server/secrets.ts';
-import { SqliteStore } from '../../../src/server/store/sqlite.ts';
+import { openSqliteStore } from '../../../src/server/store/sqlite.ts';
 import { seedSender, spawnServe } from '../../helpers/serve.ts';
 import { createUpstream, idIn, sendWithNodemailer } from './helpers.ts';
 
@@ -59,7 +59,7 @@ describe('relay crash safety (kill -9 during a stream of SMTP messages)', () => 
   it('keeps every 250-acknowledged message: stored, queued or delivered, byte for byte', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'sealpost-relay-crash-'));
     dirs.push(dir);
-    const setup = await SqliteStore.open({ dataDir: dir });
+    const setup = await openSqliteStore({ dataDir: dir });
     await seedSender(setup);
     await setup.close();
     const up = await createUpstream();
@@ -105,22 +105,22 @@ describe('relay crash safety (kill -9 during a stream of SMTP messages)', () => 
     expect(queued.size).toBeGreaterThan(0);
     expect(attempts).toBeGreaterThan(diverted.size + queued.size); // some were cut off by a kill
     const delivered = new Set(up.mails.map((m) => sha(m.raw)));
-    const store = await SqliteStore.open({ dataDir: dir });
+    const store = await openSqliteStore({ dataDir: dir });
     try {
       for (const [id, digest] of diverted) {
-        const m = await store.getMessage(id);
+        const m = await store.submissions.get(id);
         expect(m, `acknowledged message ${id} is missing`).not.toBeNull();
         expect(m!.sha256).toBe(digest);
-        expect(sha(await readAll(await store.openBody(id)))).toBe(digest);
+        expect(sha(await readAll(await store.submissions.openBody(id)))).toBe(digest);
       }
       let stillQueued = 0;
       for (const [id, digest] of queued) {
-        const f = await store.getForward(id);
+        const f = await store.forwards.get(id);
         expect(f, `acknowledged forward ${id} is missing`).not.toBeNull();
         expect(f!.sha256).toBe(digest);
         if (f!.state === 'queued') {
           stillQueued++;
-          expect(sha(await readAll(await store.openForwardBody(id)))).toBe(digest);
+          expect(sha(await readAll(await store.forwards.openBody(id)))).toBe(digest);
         } else {
           expect(f!.state).toBe('sent');
           expect(delivered.has(digest), `forward ${id} reached the upstream intact`).toBe(true);
@@ -131,7 +131,7 @@ describe('relay crash safety (kill -9 during a stream of SMTP messages)', () => 
       expect(await readdir(join(dir, 'tmp'))).toEqual([]);
       for (const shard of await readdir(join(dir, 'relay')))
         for (const name of await readdir(join(dir, 'relay', shard)))
-          expect((await store.getForward(name))?.state, `relay/${shard}/${name}`).toBe('queued');
+          expect((await store.forwards.get(name))?.state, `relay/${shard}/${name}`).toBe('queued');
     } finally {
       await store.close();
     }

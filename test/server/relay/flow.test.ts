@@ -56,15 +56,15 @@ describe.skipIf(!shared)('SMTP relay: divert secure mail, forward the rest', () 
   async function expectDiverted(response: string, raw: Buffer, recipients: string[]) {
     const { kind, id } = idIn(response);
     expect(kind).toBe('diverted');
-    const m = await t.server.store.getMessage(id);
+    const m = await t.server.store.submissions.get(id);
     expect(m).not.toBeNull();
     expect(m!.sha256).toBe(sha(raw));
     expect(m!.senderEmail).toBe(t.senderEmail);
-    const deliveries = await t.server.store.listDeliveries(id);
+    const deliveries = await t.server.store.deliveries.listByMessage(id);
     expect(deliveries.map((d) => d.recipient).sort()).toEqual([...recipients].sort());
     // Notifications go out through the upstream, one per recipient, each with its link.
     await waitUntil(
-      async () => (await t.server.store.listDeliveries(id)).every((d) => d.state === 'notified'),
+      async () => (await t.server.store.deliveries.listByMessage(id)).every((d) => d.state === 'notified'),
       15_000,
       'notified deliveries',
     );
@@ -72,7 +72,7 @@ describe.skipIf(!shared)('SMTP relay: divert secure mail, forward the rest', () 
       const note = up.mails.find((x) => x.to.includes(d.recipient) && x.raw.includes(`/m/${d.id}#`));
       expect(note, `notification for ${d.recipient}`).toBeDefined();
       expect(linkIn(note!.raw.toString('latin1').replace(/=\r\n/g, '')).id).toBe(d.id);
-      const events = await t.server.store.listEvents(d.id);
+      const events = await t.server.store.deliveries.listEvents(d.id);
       expect(events.map((e) => e.type)).toEqual(['created', 'notified']);
     }
     // The message itself never reached the upstream.
@@ -180,9 +180,9 @@ describe.skipIf(!shared)('SMTP relay: divert secure mail, forward the rest', () 
     const got = up.mails.find((m) => m.raw.equals(raw));
     expect(got!.from).toBe(t.senderEmail);
     expect(got!.to.sort()).toEqual(['bob@example.net', 'dave@example.com']);
-    await waitUntil(async () => (await t.server.store.getForward(id))?.state === 'sent', 10_000, 'sent');
+    await waitUntil(async () => (await t.server.store.forwards.get(id))?.state === 'sent', 10_000, 'sent');
     // Nothing was made a web delivery.
-    expect(await t.server.store.getMessage(id)).toBeNull();
+    expect(await t.server.store.submissions.get(id)).toBeNull();
   });
 
   it('forwards 8-bit and long-line plain mail unchanged (8BITMIME)', async () => {
@@ -277,7 +277,7 @@ describe.skipIf(!shared)('SMTP relay with --divert-signed', () => {
       });
       const { kind, id } = idIn(r.response);
       expect(kind, name).toBe('diverted');
-      const m = await t.server.store.getMessage(id);
+      const m = await t.server.store.submissions.get(id);
       expect(m).toMatchObject({ signed: true, encrypted: false, sha256: sha(raw) });
     }
     const plain = corpus('23-plain-text.eml');
@@ -327,7 +327,7 @@ describe.skipIf(!fixtures)('SMTP relay with every generated fixture message', ()
       expect(kind, name).toBe(expected);
       if (kind === 'diverted') {
         diverted++;
-        expect((await t.server.store.getMessage(id))!.sha256, name).toBe(sha(raw));
+        expect((await t.server.store.submissions.get(id))!.sha256, name).toBe(sha(raw));
       } else {
         forwarded++;
         await waitUntil(() => up.mails.some((m) => m.raw.equals(raw)), 10_000, `${name} upstream`);

@@ -54,19 +54,19 @@ describe('SMTP relay forward queue', () => {
       ids.push(idIn(r.response).id);
     }
     await waitUntil(
-      async () => ((await t.server.store.getForward(ids[0]!))?.attempts ?? 0) >= 2,
+      async () => ((await t.server.store.forwards.get(ids[0]!))?.attempts ?? 0) >= 2,
       15_000,
       'retries',
     );
-    const f = (await t.server.store.getForward(ids[0]!))!;
+    const f = (await t.server.store.forwards.get(ids[0]!))!;
     expect(f.state).toBe('queued');
     expect(f.lastError).toMatch(/ECONNREFUSED|ESOCKET|ECONNECTION/);
-    expect((await t.server.store.forwardStats()).queued).toBe(3);
+    expect((await t.server.store.forwards.stats()).queued).toBe(3);
     await up.start();
     await waitUntil(() => msgs.every((m) => up.mails.some((x) => x.raw.equals(m))), 20_000, 'all forwarded');
     // The upstream's 250 comes just before the commit.
     for (const id of ids)
-      await waitUntil(async () => (await t.server.store.getForward(id))!.state === 'sent', 5000, 'sent');
+      await waitUntil(async () => (await t.server.store.forwards.get(id))!.state === 'sent', 5000, 'sent');
     expect(t.logs.join('\n')).toContain('forward not sent, will retry');
   });
 
@@ -104,15 +104,15 @@ describe('SMTP relay forward queue', () => {
     const r = await send(t, raw, ['bob@example.net', 'later@example.net']);
     const { id } = idIn(r.response);
     await waitUntil(() => up.mails.some((m) => m.raw.equals(raw)), 10_000, 'forwarded to bob');
-    await waitUntil(async () => (await t.server.store.getForward(id))!.attempts >= 2, 10_000, 'retried');
-    expect((await t.server.store.getForward(id))!.recipients).toEqual(['later@example.net']);
+    await waitUntil(async () => (await t.server.store.forwards.get(id))!.attempts >= 2, 10_000, 'retried');
+    expect((await t.server.store.forwards.get(id))!.recipients).toEqual(['later@example.net']);
     await waitUntil(
-      async () => (await t.server.store.getForward(id))!.state !== 'queued',
+      async () => (await t.server.store.forwards.get(id))!.state !== 'queued',
       15_000,
       'given up',
     );
     // Bob had it on the first attempt; what was left (later@) failed and is bounced.
-    expect((await t.server.store.getForward(id))!.state).toBe('failed');
+    expect((await t.server.store.forwards.get(id))!.state).toBe('failed');
     await waitUntil(() => up.mails.some((m) => m.from === ''), 10_000, 'bounce');
     const bounce = up.mails.find((m) => m.from === '')!;
     expect(bounce.to).toEqual([t.senderEmail]);
@@ -131,11 +131,15 @@ describe('SMTP relay forward queue', () => {
     const { t, up } = await setup(['--smtp-queue-lifetime', '1s']);
     const raw = plain('never');
     const { id } = idIn((await send(t, raw)).response);
-    await waitUntil(async () => (await t.server.store.getForward(id))!.state === 'failed', 15_000, 'failed');
-    expect((await t.server.store.getForward(id))!.lastError).toMatch(/ECONNREFUSED|ESOCKET|ECONNECTION/);
+    await waitUntil(
+      async () => (await t.server.store.forwards.get(id))!.state === 'failed',
+      15_000,
+      'failed',
+    );
+    expect((await t.server.store.forwards.get(id))!.lastError).toMatch(/ECONNREFUSED|ESOCKET|ECONNECTION/);
     // The bounce is queued itself (with its own lifetime) and goes out when the upstream is back.
     await sleep(100);
-    expect((await t.server.store.forwardStats()).queued).toBe(1);
+    expect((await t.server.store.forwards.stats()).queued).toBe(1);
     await up.start();
     await waitUntil(
       () => up.mails.some((m) => m.from === '' && m.to.includes(t.senderEmail)),

@@ -159,7 +159,7 @@ describe('SMTP relay: authentication and refusals', () => {
     });
     expect(r.ok).toBe(false);
     expect(r.code).toBe(530);
-    expect(await t.server.store.forwardStats()).toMatchObject({ queued: 0, sent: 0 });
+    expect(await t.server.store.forwards.stats()).toMatchObject({ queued: 0, sent: 0 });
     expect(up.mails).toHaveLength(0);
   });
 
@@ -299,7 +299,7 @@ describe('SMTP relay: trusted networks, connection limits, timeouts', () => {
     });
     const { kind, id } = idIn(r2.response);
     expect(kind).toBe('diverted');
-    expect((await t.server.store.getMessage(id))!.senderEmail).toBe(t.senderEmail);
+    expect((await t.server.store.submissions.get(id))!.senderEmail).toBe(t.senderEmail);
     const r3 = await sendWithNodemailer({
       port: t.smtpPort,
       from: 'stranger@example.com',
