@@ -13,6 +13,10 @@
  * PostgreSQL: BENCH_DATABASE (default postgres://postgres@127.0.0.1:5432/test); each configuration
  * gets a fresh database, dropped afterwards. BENCH_SECONDS (default 5) per measurement. Results go
  * to stdout and bench/out/scale.json; record them in docs/performance.md.
+ *
+ * BENCH_BASELINE=DIR (a checkout of another commit, e.g. `git worktree add /tmp/base HEAD~1` with its
+ * node_modules) runs the same three configurations of that checkout too, in the same interleaved
+ * rounds, and prints this checkout's figures as ratios of the baseline's.
  */
 import autocannon from 'autocannon';
 import { randomBytes } from 'node:crypto';
@@ -20,11 +24,9 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { seedSender, spawnServe, type ServeProcess } from '../test/helpers/serve.ts';
+import { seedSenderWithCli, spawnServe, type ServeProcess } from '../test/helpers/serve.ts';
 import pg from 'pg';
 import { randomId } from '../src/server/secrets.ts';
-import { openPostgresStore } from '../src/server/store/postgres.ts';
-import { openSqliteStore } from '../src/server/store/sqlite.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const DURATION = Number(process.env.BENCH_SECONDS ?? 5);
@@ -33,6 +35,7 @@ const PG_URL = process.env.BENCH_DATABASE ?? 'postgres://postgres@127.0.0.1:5432
 const CONNECTIONS = 16;
 const BASE_URL = 'https://sealpost.example.org';
 const SEALING_KEY = randomBytes(32).toString('base64');
+const BASELINE = process.env.BENCH_BASELINE ? resolve(process.env.BENCH_BASELINE) : null;
 
 function message(size: number, to = 'bob@example.net'): Buffer {
   const head = Buffer.from(
@@ -47,12 +50,12 @@ function message(size: number, to = 'bob@example.net'): Buffer {
 
 type Node = ServeProcess;
 
-function startNode(args: string[]): Promise<Node> {
+function startNode(root: string, args: string[]): Promise<Node> {
   return spawnServe(
     // prettier-ignore
     ['--port', '0', '--smtp-port', 'off', '--log-level', 'warn',
       '--rate-limit', '100000000', '--sender-rate-limit', '100000000', ...args],
-    { stderr: 'inherit', env: { SEALPOST_SEALING_KEY: SEALING_KEY } },
+    { stderr: 'inherit', env: { SEALPOST_SEALING_KEY: SEALING_KEY }, root },
   );
 }
 
@@ -105,6 +108,8 @@ type Load = Awaited<ReturnType<typeof load>>;
 /** A configuration under test: its nodes, a sender's key, and a stored 100 KB message to pick up. */
 interface Setup {
   name: string;
+  /** The checkout measured: this one, or the baseline. */
+  root: string;
   nodes: Node[];
   apiKey: string;
   link: { id: string; secret: string };
@@ -156,14 +161,15 @@ async function measureRound(c: Setup): Promise<void> {
   );
 }
 
-async function sqliteSetup(): Promise<Setup> {
+const label = (root: string, name: string): string => (root === ROOT ? name : `${name} (baseline)`);
+
+async function sqliteSetup(root: string): Promise<Setup> {
   const dir = await mkdtemp(join(tmpdir(), 'sealpost-bench-scale-'));
-  const store = await openSqliteStore({ dataDir: dir });
-  const apiKey = await seedSender(store);
-  await store.close();
-  const node = await startNode(['--data', dir]);
+  const apiKey = seedSenderWithCli(root, ['--data', dir]);
+  const node = await startNode(root, ['--data', dir]);
   return {
-    name: 'SQLite, 1 node',
+    name: label(root, 'SQLite, 1 node'),
+    root,
     nodes: [node],
     apiKey,
     link: await pickupLink(node, apiKey),
@@ -176,24 +182,23 @@ async function sqliteSetup(): Promise<Setup> {
   };
 }
 
-async function postgresSetup(admin: pg.Client, count: number): Promise<Setup> {
+async function postgresSetup(root: string, admin: pg.Client, count: number): Promise<Setup> {
   const name = `sealpost_bench_${randomBytes(4).toString('hex')}`;
   await admin.query(`CREATE DATABASE ${name}`);
   const u = new URL(PG_URL);
   u.pathname = `/${name}`;
   const url = u.toString();
-  const store = await openPostgresStore({ url });
-  const apiKey = await seedSender(store);
-  await store.close();
+  const apiKey = seedSenderWithCli(root, ['--database', url]);
   const dirs: string[] = [];
   const nodes: Node[] = [];
   for (let i = 0; i < count; i++) {
     const dir = await mkdtemp(join(tmpdir(), 'sealpost-bench-scale-'));
     dirs.push(dir);
-    nodes.push(await startNode(['--data', dir, '--database', url, '--base-url', BASE_URL]));
+    nodes.push(await startNode(root, ['--data', dir, '--database', url, '--base-url', BASE_URL]));
   }
   return {
-    name: `PostgreSQL, ${count} node${count > 1 ? 's' : ''}`,
+    name: label(root, `PostgreSQL, ${count} node${count > 1 ? 's' : ''}`),
+    root,
     nodes,
     apiKey,
     link: await pickupLink(nodes[0]!, apiKey),
@@ -225,12 +230,17 @@ async function main(): Promise<void> {
   );
   const setups: Setup[] = [];
   try {
-    setups.push(await sqliteSetup(), await postgresSetup(admin, 1), await postgresSetup(admin, 2));
+    for (const root of BASELINE ? [ROOT, BASELINE] : [ROOT])
+      setups.push(
+        await sqliteSetup(root),
+        await postgresSetup(root, admin, 1),
+        await postgresSetup(root, admin, 2),
+      );
     for (let round = 1; round <= ROUNDS; round++) {
       console.log(`round ${round}:`);
       for (const c of setups) await measureRound(c);
     }
-    const w = 22;
+    const w = 30;
     const line = (label: string, f: (c: Setup) => string): string =>
       `${label.padEnd(28)}${setups.map((c) => f(c).padStart(w)).join('')}`;
     console.log(`\nmedian of ${ROUNDS} rounds`);
@@ -241,6 +251,17 @@ async function main(): Promise<void> {
     console.log(line('  p99 latency (median)', (c) => `${median(c.submissions.map((x) => x.p99))} ms`));
     console.log(line('pickups/s (100 KB)', (c) => median(c.pickups.map((x) => x.perSecond)).toFixed(0)));
     console.log(line('  p99 latency (median)', (c) => `${median(c.pickups.map((x) => x.p99))} ms`));
+    if (BASELINE) {
+      console.log(`\nthis checkout / baseline (${BASELINE}), medians`);
+      for (const c of setups.filter((x) => x.root === ROOT)) {
+        const base = setups.find((x) => x.root === BASELINE && x.name === label(BASELINE, c.name))!;
+        const ratio = (f: (s: Setup) => number[]) => (median(f(c)) / median(f(base))).toFixed(2);
+        console.log(
+          `  ${c.name.padEnd(22)} submissions/s ${ratio((s) => s.submissions.map((x) => x.perSecond))}` +
+            `   pickups/s ${ratio((s) => s.pickups.map((x) => x.perSecond))}`,
+        );
+      }
+    }
     console.log(`load average at the end: ${loadavg()[0]!.toFixed(1)}`);
     const outDir = join(ROOT, 'bench/out');
     await mkdir(outDir, { recursive: true });
@@ -253,6 +274,7 @@ async function main(): Promise<void> {
           cpus: cpus().length,
           seconds: DURATION,
           rounds: ROUNDS,
+          baseline: BASELINE,
           results: setups.map((c) => ({ name: c.name, submissions: c.submissions, pickups: c.pickups })),
         },
         null,

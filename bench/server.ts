@@ -6,6 +6,10 @@
  *   (c) p50/p99 latency of GET /m/:id under 64 concurrent clients (autocannon).
  * The server runs as its own process (`sealpost serve`), like in production. Results go to stdout
  * and bench/out/server.json; record them in docs/performance.md.
+ *
+ * BENCH_BASELINE=DIR (a checkout of another commit with its node_modules) measures that checkout
+ * too, alternating with this one for BENCH_ROUNDS rounds (default 2 with a baseline, else 1), and
+ * prints this checkout's medians as ratios of the baseline's.
  */
 import autocannon from 'autocannon';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -13,17 +17,18 @@ import { randomBytes } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { seedSender, spawnServe } from '../test/helpers/serve.ts';
-import { openSqliteStore } from '../src/server/store/sqlite.ts';
+import { seedSenderWithCli, spawnServe } from '../test/helpers/serve.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MB = 1024 * 1024;
 const BIG = Number(process.env.BENCH_SIZE_MB ?? 100) * MB;
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const DURATION = Number(process.env.BENCH_SECONDS ?? 10);
+const BASELINE = process.env.BENCH_BASELINE ? resolve(process.env.BENCH_BASELINE) : null;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (BASELINE ? 2 : 1));
 
 function header(): Buffer {
   return Buffer.from(
@@ -40,12 +45,12 @@ function message(size: number): Buffer {
   return Buffer.concat([head, Buffer.from(body)]).subarray(0, size);
 }
 
-function startServer(dir: string) {
+function startServer(root: string, dir: string) {
   return spawnServe(
     // prettier-ignore
     ['--data', dir, '--port', '0', '--smtp-port', 'off', '--log-level', 'warn',
       '--rate-limit', '100000000', '--sender-rate-limit', '100000000', '--max-message-size', '200MB'],
-    { stderr: 'inherit' },
+    { stderr: 'inherit', root },
   );
 }
 
@@ -151,18 +156,11 @@ async function findFile(dir: string, id: string): Promise<string> {
   throw new Error('stored message file not found');
 }
 
-async function main(): Promise<void> {
-  if (spawnSync('nginx', ['-v']).status !== 0) {
-    console.error('nginx is missing: apt-get install -y nginx (Debian)');
-    process.exit(2);
-  }
+/** One run of (a), (b) and (c) against the checkout `root`. */
+async function measure(root: string) {
   const dir = await mkdtemp(join(tmpdir(), 'sealpost-bench-'));
-  const outDir = join(ROOT, 'bench/out');
-  await mkdir(outDir, { recursive: true });
-  const store = await openSqliteStore({ dataDir: dir });
-  const apiKey = await seedSender(store);
-  await store.close();
-  const { child, url } = await startServer(dir);
+  const apiKey = seedSenderWithCli(root, ['--data', dir]);
+  const { child, url } = await startServer(root, dir);
   let nginx: Awaited<ReturnType<typeof startNginx>> | null = null;
   try {
     // (a) 100 MB download vs nginx
@@ -219,10 +217,8 @@ async function main(): Promise<void> {
       `(c) GET /m/:id, 64 clients: p50 ${page.latency.p50} ms, p99 ${page.latency.p99} ms, ${page.requests.average.toFixed(0)} req/s (${page.non2xx} non-2xx)`,
     );
 
-    const result = {
-      date: new Date().toISOString(),
-      node: process.version,
-      cpus: cpus().length,
+    return {
+      root,
       download: { sizeMB: BIG / MB, sealpostMBps: sealpostSpeed / MB, nginxMBps: nginxSpeed / MB, ratio },
       submissions: {
         sizeKB: 10,
@@ -238,7 +234,6 @@ async function main(): Promise<void> {
         rps: page.requests.average,
       },
     };
-    await writeFile(join(outDir, 'server.json'), `${JSON.stringify(result, null, 2)}\n`);
   } finally {
     child.kill('SIGTERM');
     nginx?.child.kill('SIGTERM');
@@ -246,6 +241,40 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 500));
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+async function main(): Promise<void> {
+  if (spawnSync('nginx', ['-v']).status !== 0) {
+    console.error('nginx is missing: apt-get install -y nginx (Debian)');
+    process.exit(2);
+  }
+  const outDir = join(ROOT, 'bench/out');
+  await mkdir(outDir, { recursive: true });
+  console.log(`${cpus().length} CPUs, load average ${loadavg()[0]!.toFixed(1)}`);
+  const runs: Awaited<ReturnType<typeof measure>>[] = [];
+  for (let round = 1; round <= ROUNDS; round++)
+    for (const root of BASELINE ? [ROOT, BASELINE] : [ROOT]) {
+      console.log(`\nround ${round}: ${root === ROOT ? 'this checkout' : `baseline ${root}`}`);
+      runs.push(await measure(root));
+    }
+  const median = (xs: number[]): number => {
+    const v = [...xs].sort((a, b) => a - b);
+    return v.length % 2 ? v[(v.length - 1) / 2]! : (v[v.length / 2 - 1]! + v[v.length / 2]!) / 2;
+  };
+  if (BASELINE) {
+    const of = (root: string) => runs.filter((r) => r.root === root);
+    const ratio = (f: (r: (typeof runs)[number]) => number) =>
+      (median(of(ROOT).map(f)) / median(of(BASELINE).map(f))).toFixed(2);
+    console.log(`\nthis checkout / baseline (${BASELINE}), medians of ${ROUNDS}:`);
+    console.log(`  (a) download MB/s ${ratio((r) => r.download.sealpostMBps)}`);
+    console.log(`  (b) submissions/s ${ratio((r) => r.submissions.perSecond)}`);
+    console.log(`  (c) page req/s ${ratio((r) => r.pickupPage.rps)}, p99 ${ratio((r) => r.pickupPage.p99)}`);
+  }
+  console.log(`load average at the end: ${loadavg()[0]!.toFixed(1)}`);
+  await writeFile(
+    join(outDir, 'server.json'),
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, baseline: BASELINE, runs }, null, 2)}\n`,
+  );
 }
 
 await main();

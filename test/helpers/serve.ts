@@ -2,7 +2,7 @@
  * `sealpost serve` as a separate process (crash tests kill it with SIGKILL; benchmarks measure it
  * on its own): spawned from bin/sealpost.mjs, ready once its start banner has been printed.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { hashToken, newApiKey, randomId } from '../../src/server/secrets.ts';
 import type { Store } from '../../src/server/store/port.ts';
@@ -18,12 +18,15 @@ export interface ServeProcess {
   exited: Promise<void>;
 }
 
-/** Starts `sealpost serve ARGS…`; its stderr is kept for the error message unless `inherit`. */
+/**
+ * Starts `sealpost serve ARGS…`; its stderr is kept for the error message unless `inherit`. `root`
+ * is the checkout to run (default this one; benchmarks compare with another commit's).
+ */
 export async function spawnServe(
   args: string[],
-  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; stderr?: 'pipe' | 'inherit' } = {},
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number; stderr?: 'pipe' | 'inherit'; root?: string } = {},
 ): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [join(ROOT, 'bin/sealpost.mjs'), 'serve', ...args], {
+  const child = spawn(process.execPath, [join(options.root ?? ROOT, 'bin/sealpost.mjs'), 'serve', ...args], {
     stdio: ['ignore', 'pipe', options.stderr ?? 'pipe'],
     env: { ...process.env, NO_COLOR: '1', ...(options.env ?? {}) },
   });
@@ -53,6 +56,25 @@ export async function spawnServe(
   child.stdout!.resume();
   child.stderr?.resume();
   return { child, url, smtpPort, exited };
+}
+
+/**
+ * Adds a sender with `sealpost senders add` of the checkout `root` (so that checkout's own code
+ * creates the store); `store` is `--data DIR` or `--database URL`. Returns the API key.
+ */
+export function seedSenderWithCli(root: string, store: string[], email = 'alice@example.org'): string {
+  const r = spawnSync(
+    process.execPath,
+    [join(root, 'bin/sealpost.mjs'), 'senders', 'add', email, ...store, '--json'],
+    {
+      encoding: 'utf8',
+    },
+  );
+  if (r.status !== 0) throw new Error(`sealpost senders add failed: ${r.stderr}`);
+  const out: unknown = JSON.parse(r.stdout);
+  if (typeof out !== 'object' || out === null || !('apiKey' in out) || typeof out.apiKey !== 'string')
+    throw new Error(`sealpost senders add printed no key: ${r.stdout}`);
+  return out.apiKey;
 }
 
 /** Adds a sender to a store; returns its API key. */

@@ -186,6 +186,19 @@ describe.skipIf(!hasPg)('PostgreSQL store specifics', () => {
     await wa.abort();
   });
 
+  it('recover() removes chunks that no staged body, message or queued forward owns, and only those', async () => {
+    const kept = await storeMessage(a, new Uint8Array(randomBytes(PG_CHUNK_SIZE + 5)));
+    await sql`INSERT INTO body_chunks (ref, seq, data) VALUES ('0123456789abcdef0123456789abcdef', 0, '\\x00')`.execute(
+      a.db.kysely,
+    );
+    const r = await b.recover();
+    expect(r.removedOrphans).toBe(1);
+    const left = await sql<{ n: number }>`SELECT COUNT(*) AS n FROM body_chunks
+      WHERE ref = '0123456789abcdef0123456789abcdef'`.execute(a.db.kysely);
+    expect(left.rows[0]!.n).toBe(0);
+    expect((await readAll(await a.submissions.openBody(kept.id))).length).toBe(PG_CHUNK_SIZE + 5);
+  });
+
   it("drops a crashed node's stale upload in the purge pass, and its writer then fails", async () => {
     const w = await a.bodies.createWriter();
     await w.write(new Uint8Array(randomBytes(PG_CHUNK_SIZE + 1))); // one chunk committed

@@ -15,7 +15,7 @@
  *   any node's start, and by sweep() in the purge pass). The staging bookkeeping uses the database
  *   clock, so nodes with skewed clocks agree on staleness.
  */
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type SqlBool } from 'kysely';
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type pg from 'pg';
@@ -272,18 +272,17 @@ export class ChunkBlobStore implements BlobStore {
     const removedStaged = await this.dropStale(true);
     // Chunks that no staged body, stored message or queued forward owns (should not happen: both
     // hand-offs are transactional; kept as a safety net, like the embedded store's orphan files).
-    const areas: readonly BodyArea[] = ['messages', 'relay'];
+    // NOT EXISTS, so that PostgreSQL anti-joins on the ref indexes however many bodies there are.
+    const orphan = (area: BodyArea) => sql<SqlBool>`NOT ${owned.owns(db, area, sql.ref('c.ref'))}`;
     const r = await db
       .with('d', (q) =>
-        areas
-          .reduce(
-            (del, area) => del.where('c.ref', 'not in', owned.query(db, area)),
-            q
-              .deleteFrom('body_chunks as c')
-              .where(({ not, exists, selectFrom }) =>
-                not(exists(selectFrom('staged_bodies as s').select('s.ref').whereRef('s.ref', '=', 'c.ref'))),
-              ),
+        q
+          .deleteFrom('body_chunks as c')
+          .where(({ not, exists, selectFrom }) =>
+            not(exists(selectFrom('staged_bodies as s').select('s.ref').whereRef('s.ref', '=', 'c.ref'))),
           )
+          .where(orphan('messages'))
+          .where(orphan('relay'))
           .returning('c.ref'),
       )
       .selectFrom('d')

@@ -14,7 +14,7 @@
  * deleted in it; files are unlinked after the commit). What a crash leaves over (staged leftovers,
  * bodies no row owns) is removed by `recover()` at the next start.
  */
-import type { Kysely, SelectQueryBuilder } from 'kysely';
+import type { Expression, Kysely, SqlBool } from 'kysely';
 import type { Readable } from 'node:stream';
 import type { Database } from './schema.ts';
 
@@ -77,9 +77,9 @@ export interface BlobStore {
 export interface OwnedBodies {
   /** One ref: is it owned? */
   has(ref: string): Promise<boolean>;
-  /** All owned refs of an area as a subquery (for a body store inside the same database). */
-  query(db: Kysely<Database>, area: BodyArea): OwnedRefs;
+  /**
+   * Whether a row of `area` owns the body at `ref`, as a condition (`EXISTS …`) a body store inside
+   * the same database can put in its own query, correlated to its rows.
+   */
+  owns(db: Kysely<Database>, area: BodyArea, ref: Expression<string>): Expression<SqlBool>;
 }
-
-/** A subquery selecting one column, `ref`. */
-export type OwnedRefs = SelectQueryBuilder<Database, keyof Database, { ref: string | null }>;

@@ -14,7 +14,7 @@
  * dialect.ts), with the bodies behind their own interface (blobs.ts: files or PostgreSQL chunks).
  * sqlite.ts and postgres.ts open a store; index.ts picks one from the settings.
  */
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type SqlBool } from 'kysely';
 import type { BlobStore, BodyWriter, OwnedBodies } from './blobs.ts';
 import type { StoreDb } from './db.ts';
 import { SqlDeliveries, type Deliveries } from './deliveries.ts';
@@ -78,7 +78,10 @@ function ownedBodies(kysely: Kysely<Database>): OwnedBodies {
         .executeTakeFirst();
       return found !== undefined;
     },
-    query: (q, area) => (area === 'messages' ? messages(q) : forwards(q)),
+    owns: (q, area, ref) =>
+      area === 'messages'
+        ? sql<SqlBool>`EXISTS (${messages(q).where('body_ref', '=', ref)})`
+        : sql<SqlBool>`EXISTS (${forwards(q).where('body_ref', '=', ref)})`,
   };
 }
 
