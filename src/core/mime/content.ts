@@ -28,8 +28,8 @@ const EXTENSIONS: Record<string, string> = {
 
 export async function extractContent(entity: Uint8Array, limits: Limits): Promise<MessageContent> {
   const structure = checkStructure(entity, limits);
-  // Large attachments: decode them ourselves and give postal-mime a small marker in their place (it
-  // still reads their headers and file names, and keeps document order).
+  // Large and quoted-printable attachments: decode them ourselves and give postal-mime a small marker
+  // in their place (it still reads their headers and file names, and keeps document order).
   const substitutes = new Map<string, Uint8Array>();
   let parsed = entity;
   if (structure.bulky.length > 0) {
@@ -40,7 +40,17 @@ export async function extractContent(entity: Uint8Array, limits: Limits): Promis
       const marker = `SEALPOSTBULKY${nonce}${i}`;
       substitutes.set(marker, decodeBody(part.entity));
       pieces.push(entity.subarray(from, part.start));
-      pieces.push(utf8(part.entity.transferEncoding === 'base64' ? base64Encode(utf8(marker)) : marker));
+      const encoding = part.entity.transferEncoding;
+      // In quoted-printable the marker ends in a soft line break, or postal-mime adds a newline to it.
+      pieces.push(
+        utf8(
+          encoding === 'base64'
+            ? base64Encode(utf8(marker))
+            : encoding === 'quoted-printable'
+              ? `${marker}=`
+              : marker,
+        ),
+      );
       from = part.end;
     }
     pieces.push(entity.subarray(from));

@@ -137,6 +137,45 @@ describe('MIME structure', () => {
     ]);
     expect(c.attachments[0]!.sha256).toBe('054edec1d0211f624fed0cbca9d4f9400b0e491c43742af2c5b0abebf0c990d8');
   });
+
+  it('saves quoted-printable attachments as sent: no newline after a final soft line break or the last line', async () => {
+    const withFile = (body: string, type = 'application/octet-stream'): Uint8Array =>
+      enc(
+        [
+          'Content-Type: multipart/mixed; boundary=q',
+          '',
+          '--q',
+          'Content-Type: text/plain',
+          '',
+          'see the file',
+          '--q',
+          `Content-Type: ${type}`,
+          'Content-Disposition: attachment; filename=a.bin',
+          'Content-Transfer-Encoding: quoted-printable',
+          '',
+          body,
+          '--q--',
+          '',
+        ].join('\r\n'),
+      );
+    const cases: [string, string][] = [
+      ['abc=', 'abc'],
+      ['abc=\r\n', 'abc'], // the part's last line is a soft line break
+      ['abc=\r\ndef=3D', 'abcdef='],
+      ['abc', 'abc'],
+      ['line one\r\nline two=\r\n', 'line one\r\nline two'],
+    ];
+    for (const [body, want] of cases)
+      for (const type of ['application/octet-stream', 'text/plain']) {
+        const c = await extractContent(withFile(body, type), DEFAULT_LIMITS);
+        expect(dec(c.attachments[0]!.content), `${type}: ${JSON.stringify(body)}`).toBe(want);
+      }
+    // A large one (decoded by core, not postal-mime) keeps its bytes too.
+    const big = `${'x'.repeat(70)}=\r\n`.repeat(5000) + 'end=\r\n';
+    const c = await extractContent(withFile(big), DEFAULT_LIMITS);
+    expect(c.attachments[0]!.size).toBe(70 * 5000 + 3);
+    expect(dec(c.attachments[0]!.content).endsWith('xend')).toBe(true);
+  });
 });
 
 describe.skipIf(!requireShared('MIME conformance messages (mime4j, postal-mime)'))(
