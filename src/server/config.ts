@@ -350,12 +350,12 @@ export const Settings = z.object({
   badSecretIpLimit: setting(positiveInt(), {
     flag: 'bad-secret-ip-limit',
     default: '20',
-    help: 'wrong link secrets per client address per 15 minutes',
+    help: 'wrong link secrets per client address (IPv6: /64) per 15 minutes',
   }),
   badSecretDeliveryLimit: setting(positiveInt(), {
     flag: 'bad-secret-delivery-limit',
     default: '10',
-    help: 'wrong link secrets per delivery per hour',
+    help: 'wrong link secrets per client address and delivery per hour',
   }),
   trustProxy: setting(bool(), {
     flag: 'trust-proxy',

@@ -50,6 +50,8 @@ export class PurgeWorker {
       if (ids.length > 0) logger.info({ messages: ids.length }, 'message bodies purged');
       if (ids.length < 100) break;
     }
+    // Counters' windows are an hour at most (pickup/access.ts): a day later they count nothing.
+    await store.counters.prune(this.ctx.now() - DAY_MS);
     const before = this.ctx.now() - this.ctx.config.historyDays * DAY_MS;
     let mails = 0;
     let forwards = 0;

@@ -50,7 +50,7 @@ describe.skipIf(!shared)('pickup access control', () => {
     await t?.close();
   });
 
-  it('refuses wrong, missing and unknown secrets, then locks the delivery', async () => {
+  it('refuses wrong, missing and unknown secrets, then locks the delivery for that client only', async () => {
     const d = await deliver(t, 'locked@example.net');
     const ip = { 'x-forwarded-for': '198.51.100.7' };
     const get = (headers: Record<string, string>) =>
@@ -66,10 +66,28 @@ describe.skipIf(!shared)('pickup access control', () => {
       headers: { ...ip, authorization: 'Sealpost not-the-secret' },
     });
     expect(other.status).toBe(401);
-    // Three failures for this delivery: now even the right secret is refused for a while.
+    // Three failures for this delivery from this client: now even its right secret is refused for a while.
     const locked = await get({ 'x-sealpost-secret': d.secret });
     expect(locked.status).toBe(429);
     expect(((await locked.json()) as { error: { code: string } }).error.code).toBe('too-many-attempts');
+    // The rightful recipient, elsewhere, is not locked out by that client (issue 10: a reload that
+    // took "#main" for the secret locked the delivery for everyone).
+    const recipient = await fetch(`${t.url}/api/v1/pickup/${d.id}`, {
+      headers: { 'x-forwarded-for': '192.0.2.44', 'x-sealpost-secret': d.secret },
+    });
+    expect(recipient.status).toBe(200);
+    // Another address in the same IPv6 /64 counts as the same client.
+    const v6 = (a: string) => ({ 'x-forwarded-for': a, 'x-sealpost-secret': 'main' });
+    for (let i = 0; i < 3; i++)
+      await fetch(`${t.url}/api/v1/pickup/${d.id}`, { headers: v6(`2001:db8:7:7::${i + 1}`) });
+    const sameNet = await fetch(`${t.url}/api/v1/pickup/${d.id}`, {
+      headers: { 'x-forwarded-for': '2001:db8:7:7:ffff::9', 'x-sealpost-secret': d.secret },
+    });
+    expect(sameNet.status).toBe(429);
+    const otherNet = await fetch(`${t.url}/api/v1/pickup/${d.id}`, {
+      headers: { 'x-forwarded-for': '2001:db8:7:8::1', 'x-sealpost-secret': d.secret },
+    });
+    expect(otherNet.status).toBe(200);
     // Unknown deliveries are 404.
     const unknown = await fetch(`${t.url}/api/v1/pickup/AAAAAAAAAAAAAAAAAAAAAA`, {
       headers: { 'x-forwarded-for': '198.51.100.8', 'x-sealpost-secret': d.secret },

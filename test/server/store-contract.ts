@@ -324,6 +324,24 @@ export function storeContract(name: string, factory: () => Promise<StoreHandle>)
       expect(await store.deliveries.noteBadSecret(did, T0 + 70_000, 60_000)).toBe(1);
     });
 
+    it('keeps counters in fixed windows, shared through the store', async () => {
+      const key = `k-${id()}`;
+      expect(await store.counters.count(key, T0, 60_000)).toBe(0);
+      expect(await store.counters.hit(key, T0, 60_000)).toBe(1);
+      expect(await store.counters.hit(key, T0 + 10, 60_000)).toBe(2);
+      expect(await Promise.all([0, 1, 2].map(() => store.counters.hit(key, T0 + 20, 60_000)))).toEqual(
+        expect.arrayContaining([3, 4, 5]),
+      );
+      expect(await store.counters.count(key, T0 + 30, 60_000)).toBe(5);
+      expect(await store.counters.count(`${key}-other`, T0 + 30, 60_000)).toBe(0);
+      // The window is over: the count starts again.
+      expect(await store.counters.count(key, T0 + 60_000, 60_000)).toBe(0);
+      expect(await store.counters.hit(key, T0 + 60_000, 60_000)).toBe(1);
+      expect(await store.counters.prune(T0 + 60_000)).toBe(0);
+      expect(await store.counters.prune(T0 + 60_001)).toBeGreaterThanOrEqual(1);
+      expect(await store.counters.count(key, T0 + 60_000, 60_000)).toBe(0);
+    });
+
     it('finds the active sender by address', async () => {
       const s = await sender('Finder@Example.org'.toLowerCase());
       expect((await store.senders.findByEmail('finder@example.org'))?.id).toBe(s.id);

@@ -1,9 +1,15 @@
 /**
  * Who may read a delivery: whoever presents its link secret. The secret travels in a header
  * (`X-Sealpost-Secret: <secret>` or `Authorization: Sealpost <secret>`), never in the URL. It is
- * hashed and compared with the stored hash in constant time. Wrong secrets are counted per client
- * address (an IPv6 client by its /64: client-bucket.ts; in memory, this node) and per delivery (in the store, shared by all nodes); past either
- * limit the answer is 429 before any secret is looked at.
+ * hashed and compared with the stored hash in constant time.
+ *
+ * Wrong secrets are counted per client (its address, an IPv6 client by its /64: client-bucket.ts),
+ * in the store so every node sees the same count: across all deliveries (`--bad-secret-ip-limit`
+ * per 15 minutes) and for each delivery (`--bad-secret-delivery-limit` per hour). Past either limit
+ * that client's requests get 429 before any secret is looked at. Nothing is counted per delivery
+ * alone: a client that keeps presenting a wrong secret (a stale tab, a scanner, an attacker) locks
+ * out only itself, never the rightful recipient opening the link from elsewhere. A link secret has
+ * 128 random bits or more, so the per-delivery count is not needed against guessing.
  */
 import type { FastifyRequest } from 'fastify';
 import { clientBucket } from '../client-bucket.ts';
@@ -25,35 +31,13 @@ export function presentedSecret(request: FastifyRequest): string | null {
   return m ? m[1]! : null;
 }
 
-/** Failures per client address in a fixed window (bounded map; oldest windows dropped first). */
-class FailureCounter {
-  private readonly map = new Map<string, { count: number; since: number }>();
-  constructor(
-    private readonly windowMs: number,
-    private readonly maxKeys = 100_000,
-  ) {}
-  count(key: string, now: number): number {
-    const e = this.map.get(key);
-    return e && e.since > now - this.windowMs ? e.count : 0;
-  }
-  note(key: string, now: number): number {
-    const e = this.map.get(key);
-    if (!e || e.since <= now - this.windowMs) {
-      this.map.delete(key);
-      if (this.map.size >= this.maxKeys) {
-        const first = this.map.keys().next();
-        if (!first.done) this.map.delete(first.value);
-      }
-      this.map.set(key, { count: 1, since: now });
-      return 1;
-    }
-    e.count++;
-    return e.count;
-  }
-}
+/** The store's counter keys: wrong secrets of a client, and of a client for one delivery. */
+export const badSecretKeys = (bucket: string, deliveryId: string) => ({
+  client: `bad-secret:${bucket}`,
+  delivery: `bad-secret:${bucket}:${deliveryId}`,
+});
 
 export class PickupAccess {
-  private readonly perIp = new FailureCounter(IP_WINDOW_MS);
   constructor(private readonly ctx: ServerContext) {}
 
   /**
@@ -63,24 +47,25 @@ export class PickupAccess {
   async authorize(request: FastifyRequest, id: string): Promise<DeliveryWithMessage> {
     const { config, store, metrics } = this.ctx;
     const now = this.ctx.now();
-    const ip = clientBucket(request.ip);
-    if (this.perIp.count(ip, now) >= config.badSecretIpLimit)
+    const bucket = clientBucket(request.ip);
+    const validId = ID_PATTERN.test(id);
+    const keys = badSecretKeys(bucket, validId ? id : '-');
+    if ((await store.counters.count(keys.client, now, IP_WINDOW_MS)) >= config.badSecretIpLimit)
       throw new ServerError('too-many-attempts', 'Too many wrong links from this address: wait 15 minutes.');
-    const found = ID_PATTERN.test(id) ? await store.deliveries.get(id) : null;
     if (
-      found &&
-      (await store.deliveries.badSecretCount(found.delivery.id, now, DELIVERY_WINDOW_MS)) >=
-        config.badSecretDeliveryLimit
+      validId &&
+      (await store.counters.count(keys.delivery, now, DELIVERY_WINDOW_MS)) >= config.badSecretDeliveryLimit
     )
       throw new ServerError(
         'too-many-attempts',
-        'This link was tried with a wrong secret too often; it is locked for an hour. Open the link exactly as it came in the notification.',
+        'This link was tried with a wrong secret too often from this address; wait an hour, or open the link exactly as it came in the notification.',
       );
+    const found = validId ? await store.deliveries.get(id) : null;
     const secret = presentedSecret(request);
     const ok = secretMatches(secret ?? '', found?.secretHash ?? null);
     if (!ok || !found) {
-      this.perIp.note(ip, now);
-      if (found) await store.deliveries.noteBadSecret(found.delivery.id, now, DELIVERY_WINDOW_MS);
+      await store.counters.hit(keys.client, now, IP_WINDOW_MS);
+      if (found) await store.counters.hit(keys.delivery, now, DELIVERY_WINDOW_MS);
       metrics.badSecrets.inc({ scope: found ? 'delivery' : 'unknown' });
       if (!found) throw new ServerError('not-found', 'There is no such delivery.');
       throw new ServerError(

@@ -69,7 +69,11 @@ export interface Deliveries {
   /** Compare-and-set of a delivery's state with an event; false when its state was not in `from`. */
   transition(input: TransitionInput): Promise<boolean>;
   addEvent(deliveryId: string, type: string, detail: string | null, at: number): Promise<void>;
-  /** Counts a wrong secret for a delivery; returns the failures within the window ending now. */
+  /**
+   * Counts a wrong secret for a delivery; returns the failures within the window ending now. The
+   * pickup no longer uses it (a count per delivery let one client lock out the recipient: wrong
+   * secrets are counted per client in `counters`); kept so older databases' columns stay readable.
+   */
   noteBadSecret(deliveryId: string, now: number, windowMs: number): Promise<number>;
   badSecretCount(deliveryId: string, now: number, windowMs: number): Promise<number>;
 }

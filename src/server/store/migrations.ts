@@ -201,6 +201,26 @@ export const MIGRATIONS: readonly Migration[] = [
       await createOneSchema(tx, d);
     },
   },
+  {
+    version: 6,
+    name: 'counters in fixed windows (wrong link secrets per client)',
+    async up(tx, d) {
+      const { int64 } = columnTypes(d);
+      await tx.schema
+        .createTable('counters')
+        .ifNotExists()
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('count', 'integer', (c) => c.notNull())
+        .addColumn('window_start', int64, (c) => c.notNull())
+        .execute();
+      await tx.schema
+        .createIndex('counters_window_start')
+        .ifNotExists()
+        .on('counters')
+        .column('window_start')
+        .execute();
+    },
+  },
 ];
 
 /** The schema version this code writes and reads. */

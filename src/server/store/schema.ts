@@ -152,6 +152,13 @@ export interface SchemaMigrationsTable {
   applied_at: number;
 }
 
+/** A count in a fixed window (counters.ts): wrong link secrets per client, and the like. */
+export interface CountersTable {
+  key: string;
+  count: number;
+  window_start: number;
+}
+
 export interface Database {
   senders: SendersTable;
   messages: MessagesTable;
@@ -163,6 +170,7 @@ export interface Database {
   forward_queue: ForwardQueueTable;
   staged_bodies: StagedBodiesTable;
   body_chunks: BodyChunksTable;
+  counters: CountersTable;
   schema_migrations: SchemaMigrationsTable;
 }
 

@@ -9,6 +9,7 @@
  *   forward-queue.ts  the SMTP relay's forward queue
  *   directory.ts      published certificates and keys
  *   retention.ts      expiry, body removal, history pruning (the purge pass)
+ *   counters.ts       counts in fixed windows shared by all nodes (wrong link secrets per client)
  *
  * written once on Kysely for SQLite and PostgreSQL (schema.ts, migrations.ts; the differences in
  * dialect.ts), with the bodies behind their own interface (blobs.ts: files or PostgreSQL chunks).
@@ -16,6 +17,7 @@
  */
 import { sql, type Kysely, type SqlBool } from 'kysely';
 import type { BlobStore, BodyWriter, OwnedBodies } from './blobs.ts';
+import { SqlCounters, type Counters } from './counters.ts';
 import type { StoreDb } from './db.ts';
 import { SqlDeliveries, type Deliveries } from './deliveries.ts';
 import type { Dialect } from './dialect.ts';
@@ -46,6 +48,7 @@ export interface Store {
   readonly forwards: ForwardQueue;
   readonly directory: Directory;
   readonly retention: Retention;
+  readonly counters: Counters;
   /** Schema migrations to the newest version (idempotent). */
   migrate(): Promise<void>;
   /** The newest applied schema version. */
@@ -106,6 +109,7 @@ export async function createStore(parts: {
     forwards: new SqlForwardQueue(db),
     directory: new SqlDirectory(db),
     retention: new SqlRetention(db),
+    counters: new SqlCounters(db),
     migrate: () => migrate(parts.kysely, parts.dialect),
     schemaVersion: () => schemaVersion(parts.kysely),
     recover: () => parts.blobs.recover(parts.kysely, ownedBodies(parts.kysely)),
