@@ -78,7 +78,7 @@ if (missing.length > 0) {
   } else {
     for (const m of missing) {
       console.error(
-        `\n*** ${m.cmd} is missing or incomplete: it is needed for ${m.why}.\n*** Install it with: sudo apt-get install ${m.pkgs.join(' ')}\n*** Tests that need it will be reported as SKIPPED.`,
+        `\n*** ${m.cmd} is missing or incomplete: it is needed for ${m.why}.\n*** Install it with: sudo apt-get install ${m.pkgs.join(' ')}\n*** Tests that need it will FAIL (a missing capability fails CI; only ../shared and PostgreSQL may be absent).`,
       );
     }
   }

@@ -4,20 +4,17 @@
  * sign-then-encrypt, tampered, untrusted, From-mismatch, truncated, not for us. The server's trust
  * anchor (the corpus CA, `--trust-anchors`) reaches the app in its page.
  *
- * core/smime is being written alongside: until core's importPkcs12 works, the cases are skipped
- * (loudly) rather than failing.
+ * Importing the PKCS#12 keys is the code under test: if it breaks, these cases fail (they used to be
+ * skipped while core/smime was being written, which let a broken import pass CI as 14 skips).
  */
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { importKeyFile } from '../../src/core/index.ts';
 import { requireChromium } from '../helpers/browser.ts';
 import { CORPUS, requireShared } from '../helpers/paths.ts';
 import {
   SHOTS,
   checkCase,
-  corpusKey,
   deliveryState,
   newPage,
   secretLeaks,
@@ -27,24 +24,6 @@ import {
 
 const ready =
   requireChromium('receiver e2e (S/MIME)') && requireShared('receiver e2e over the S/MIME corpus');
-
-/** Whether core's S/MIME half works yet (it throws 'unsupported' while it is a stub). */
-async function detectSmime(): Promise<boolean> {
-  if (!ready) return false;
-  try {
-    const entries = await importKeyFile(new Uint8Array(readFileSync(corpusKey('bob.p12'))), {
-      passphrase: 'bob-pass',
-    });
-    return entries.some((x) => x.type === 'smime-private');
-  } catch {
-    return false;
-  }
-}
-const smimeReady = await detectSmime();
-if (ready && !smimeReady)
-  console.warn(
-    `\n${'*'.repeat(78)}\n* SKIPPED: S/MIME e2e cases — core/smime cannot import PKCS#12 yet\n${'*'.repeat(78)}\n`,
-  );
 
 describe.skipIf(!ready)('receiver e2e: S/MIME', () => {
   let e: E2E;
@@ -61,19 +40,16 @@ describe.skipIf(!ready)('receiver e2e: S/MIME', () => {
     await e?.close();
   });
 
-  it.skipIf(!smimeReady)(
-    '03 RSA PKCS#1 v1.5 + AES-256-CBC: imports bob.p12 (kept), attachment saved',
-    async () => {
-      await check('03-smime-enveloped-rsa15-aes256cbc');
-    },
-  );
-  it.skipIf(!smimeReady)('04 RSA-OAEP (keyring unlocked with its passphrase)', async () => {
+  it('03 RSA PKCS#1 v1.5 + AES-256-CBC: imports bob.p12 (kept), attachment saved', async () => {
+    await check('03-smime-enveloped-rsa15-aes256cbc');
+  });
+  it('04 RSA-OAEP (keyring unlocked with its passphrase)', async () => {
     await check('04-smime-enveloped-rsa-oaep');
   });
-  it.skipIf(!smimeReady)('06 AuthEnvelopedData AES-256-GCM', async () => {
+  it('06 AuthEnvelopedData AES-256-GCM', async () => {
     await check('06-smime-authenveloped-aes256gcm');
   });
-  it.skipIf(!smimeReady)('08 sign-then-encrypt: "Signed by alice@example.org — verified"', async () => {
+  it('08 sign-then-encrypt: "Signed by alice@example.org — verified"', async () => {
     const { text } = await check('08-smime-sign-then-encrypt');
     expect(text).toContain('Signed by alice@example.org — verified');
     // The certificate dialog: subject, issuer chain up to the server's anchor, fingerprints, usage.
@@ -91,44 +67,44 @@ describe.skipIf(!ready)('receiver e2e: S/MIME', () => {
     expect(words).toMatch(/Key usage\s+\S/);
     await dialog.getByRole('button', { name: 'Close' }).click();
   });
-  it.skipIf(!smimeReady)('01 detached signature, chained to the server’s trust anchor', async () => {
+  it('01 detached signature, chained to the server’s trust anchor', async () => {
     await check('01-smime-signed-detached');
   });
-  it.skipIf(!smimeReady)('02 opaque signature', async () => {
+  it('02 opaque signature', async () => {
     await check('02-smime-signed-opaque');
   });
-  it.skipIf(!smimeReady)('10 tampered: invalid, no content, never "verified", reported failed', async () => {
+  it('10 tampered: invalid, no content, never "verified", reported failed', async () => {
     const { text, delivered } = await check('10-smime-signed-tampered');
     expect(text).not.toContain('MARK-');
     const s = await deliveryState(e.t, delivered);
     expect(s.events.map((x) => x.type)).toContain('receiver-failed');
   });
-  it.skipIf(!smimeReady)('11 untrusted signer: "not verified"', async () => {
+  it('11 untrusted signer: "not verified"', async () => {
     await check('11-smime-signed-untrusted');
   });
-  it.skipIf(!smimeReady)('12 From ≠ signer: a warning, not "verified"', async () => {
+  it('12 From ≠ signer: a warning, not "verified"', async () => {
     await check('12-smime-signed-from-mismatch');
   });
-  it.skipIf(!smimeReady)('09 password (PWRI): the message password opens it', async () => {
+  it('09 password (PWRI): the message password opens it', async () => {
     await check('09-smime-password-pwri');
   });
-  it.skipIf(!smimeReady)('13 truncated: plain words, receipt "failed"', async () => {
+  it('13 truncated: plain words, receipt "failed"', async () => {
     const { text, delivered } = await check('13-smime-enveloped-truncated');
     expect(text).toMatch(/incomplete|cannot be read/);
     await expect
       .poll(async () => (await deliveryState(e.t, delivered)).events.map((x) => x.type))
       .toContain('receiver-failed');
   });
-  it.skipIf(!smimeReady)('14 not for this key: says for whom it is encrypted', async () => {
+  it('14 not for this key: says for whom it is encrypted', async () => {
     const { text } = await check('14-smime-enveloped-no-matching-key');
     expect(text).toMatch(/It is encrypted for: .+/);
   });
-  it.skipIf(!smimeReady)('07 3DES with a legacy .p12 (fresh browser)', async () => {
+  it('07 3DES with a legacy .p12 (fresh browser)', async () => {
     const fresh = await newPage(e);
     await check('07-smime-enveloped-3des-legacy-p12', fresh.page);
     await fresh.context.close();
   });
-  it.skipIf(!smimeReady)('05 ECDH P-256 with carol.p12 (fresh browser)', async () => {
+  it('05 ECDH P-256 with carol.p12 (fresh browser)', async () => {
     const fresh = await newPage(e);
     await check('05-smime-enveloped-ecdh-p256', fresh.page);
     await fresh.context.close();

@@ -6,17 +6,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContext } from 'playwright-core';
+import { provided } from './paths.ts';
 
 export const CHROMIUM = process.env.SEALPOST_CHROMIUM ?? '/usr/bin/chromium';
 export const hasChromium = existsSync(CHROMIUM);
 
+/** Chromium is installed by `npm test` (scripts/test.mjs): missing, it fails CI (see paths.ts). */
 export function requireChromium(what: string): boolean {
-  if (!hasChromium) {
-    console.warn(
-      `\n${'*'.repeat(78)}\n* SKIPPED: ${what}\n* ${CHROMIUM} is missing (apt-get install chromium).\n${'*'.repeat(78)}\n`,
-    );
-  }
-  return hasChromium;
+  return provided(what, hasChromium, `${CHROMIUM} is missing (apt-get install chromium)`);
 }
 
 export const CHROMIUM_ARGS = [

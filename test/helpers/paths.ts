@@ -2,6 +2,11 @@
  * Where tests find their inputs: the project's own generated fixtures, and the shared corpus and
  * conformance vectors that live beside the clone (../shared). When ../shared is absent, tests that
  * need it are skipped LOUDLY — never passed silently.
+ *
+ * The rule for every guard: a skip is only for what may not exist on the machine (../shared, a
+ * PostgreSQL server), and is named in a banner. What `npm test` itself provides (the generated
+ * fixtures, Chromium, swaks) or what is the project's own code (PKCS#12 import, …) is never a reason
+ * to skip: under CI (`npm test` sets CI=1) its absence fails the run (`provided`).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -27,13 +32,22 @@ export function requireShared(what: string): boolean {
   return hasShared;
 }
 
+/**
+ * A guard for something `npm test` provides. Present: true. Missing under CI (`CI` set, as
+ * scripts/test.mjs does): throws, so the test file fails instead of being skipped. Missing in a
+ * developer's bare `npx vitest` run: false, after a loud banner saying how to get it.
+ */
+export function provided(what: string, present: boolean, missing: string, env = process.env): boolean {
+  if (present) return true;
+  const line = '*'.repeat(78);
+  if (env.CI && env.CI !== '0' && env.CI !== 'false')
+    throw new Error(`${what}: ${missing}. npm test provides this; a missing capability fails CI.`);
+  console.warn(`\n${line}\n* SKIPPED (not under CI): ${what}\n* ${missing}\n${line}\n`);
+  return false;
+}
+
 export function requireFixtures(what: string): boolean {
-  if (!hasFixtures) {
-    console.warn(
-      `\n*** SKIPPED: ${what}: test/fixtures/generated is missing; run bash test/fixtures/make.sh\n`,
-    );
-  }
-  return hasFixtures;
+  return provided(what, hasFixtures, 'test/fixtures/generated is missing; run bash test/fixtures/make.sh');
 }
 
 export function readBytes(path: string): Uint8Array {

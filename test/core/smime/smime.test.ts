@@ -22,7 +22,7 @@ import {
 import * as smime from '../../../src/core/smime/index.ts';
 import { rsaKeyFromPkcs8, rsaOaepDecrypt, rsaPkcs1v15DecryptImplicit } from '../../../src/core/smime/rsa.ts';
 import { safeCandidate, validatePath } from '../../../src/core/smime/signed.ts';
-import { CORPUS, FIXTURES, VECTORS, hasFixtures, requireShared } from '../../helpers/paths.ts';
+import { CORPUS, FIXTURES, VECTORS, requireFixtures, requireShared } from '../../helpers/paths.ts';
 
 const shared = requireShared('S/MIME conformance vectors (Wycheproof, RFC 4134, PKITS)');
 const hex = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'hex'));
@@ -423,38 +423,41 @@ describe.skipIf(!shared)('ECDH with ukm (made by PKI.js) and CompressedData (mad
   });
 });
 
-describe.skipIf(!shared || !hasFixtures)('large streamed messages', () => {
-  it('opens a 20 MB attachment encrypted by openssl -stream (indefinite-length BER, > asn1js’s 16 MiB)', async () => {
-    const keys = join(FIXTURES, 'keys');
-    const data = Buffer.alloc(20 * 1024 * 1024);
-    for (let i = 0; i < data.length; i += 4096) data.writeUInt32BE(i, i);
-    const b64 = data.toString('base64').replace(/.{76}/g, '$&\r\n');
-    const mime = `Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nMARK-large\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=big.bin\r\nContent-Transfer-Encoding: base64\r\n\r\n${b64}\r\n--b--\r\n`;
-    writeFileSync(join(tmp, 'big.txt'), mime);
-    execFileSync('openssl', [
-      'cms',
-      '-encrypt',
-      '-stream',
-      '-aes-256-cbc',
-      '-binary',
-      '-in',
-      join(tmp, 'big.txt'),
-      '-out',
-      join(tmp, 'big.eml'),
-      '-from',
-      'alice@example.test',
-      '-to',
-      'bob@example.test',
-      '-subject',
-      'big',
-      join(keys, 'bob.pem'),
-    ]);
-    const keyring = new MemoryKeyring(
-      await importKeyFile(new Uint8Array(readFileSync(join(keys, 'bob.p12'))), { passphrase: 'bob-pass' }),
-    );
-    const opened = await openMessage(new Uint8Array(readFileSync(join(tmp, 'big.eml'))), { keyring });
-    expect(opened.text).toContain('MARK-large');
-    expect(opened.attachments[0]!.size).toBe(data.length);
-    expect(opened.attachments[0]!.sha256).toBe(createHash('sha256').update(data).digest('hex'));
-  }, 120_000);
-});
+describe.skipIf(!shared || !requireFixtures('large streamed S/MIME messages'))(
+  'large streamed messages',
+  () => {
+    it('opens a 20 MB attachment encrypted by openssl -stream (indefinite-length BER, > asn1js’s 16 MiB)', async () => {
+      const keys = join(FIXTURES, 'keys');
+      const data = Buffer.alloc(20 * 1024 * 1024);
+      for (let i = 0; i < data.length; i += 4096) data.writeUInt32BE(i, i);
+      const b64 = data.toString('base64').replace(/.{76}/g, '$&\r\n');
+      const mime = `Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nMARK-large\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=big.bin\r\nContent-Transfer-Encoding: base64\r\n\r\n${b64}\r\n--b--\r\n`;
+      writeFileSync(join(tmp, 'big.txt'), mime);
+      execFileSync('openssl', [
+        'cms',
+        '-encrypt',
+        '-stream',
+        '-aes-256-cbc',
+        '-binary',
+        '-in',
+        join(tmp, 'big.txt'),
+        '-out',
+        join(tmp, 'big.eml'),
+        '-from',
+        'alice@example.test',
+        '-to',
+        'bob@example.test',
+        '-subject',
+        'big',
+        join(keys, 'bob.pem'),
+      ]);
+      const keyring = new MemoryKeyring(
+        await importKeyFile(new Uint8Array(readFileSync(join(keys, 'bob.p12'))), { passphrase: 'bob-pass' }),
+      );
+      const opened = await openMessage(new Uint8Array(readFileSync(join(tmp, 'big.eml'))), { keyring });
+      expect(opened.text).toContain('MARK-large');
+      expect(opened.attachments[0]!.size).toBe(data.length);
+      expect(opened.attachments[0]!.sha256).toBe(createHash('sha256').update(data).digest('hex'));
+    }, 120_000);
+  },
+);
