@@ -5,6 +5,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import type { KeyEntry } from '../core/index.ts';
 import { CryptoClient } from './crypto-client.ts';
 import { KeysPage } from './keys-page.tsx';
+import { chooseSecret } from './link.ts';
 import { Keystore } from './keystore.ts';
 import { MessageView } from './message-view.tsx';
 import { checkForUpdate, type UpdateState } from './updates.ts';
@@ -22,31 +23,18 @@ export interface Location {
   secret: string | null;
 }
 
-/** The fragment as text; a damaged %-escape (a mangled link) is kept as is rather than breaking the page. */
-function fragmentText(fragment: string): string {
-  try {
-    return decodeURIComponent(fragment);
-  } catch {
-    return fragment;
-  }
-}
-
 /** Reads the delivery id from the path and the secret from the fragment, then hides the fragment. */
 export function readLocation(): Location {
   const m = /^\/m\/([A-Za-z0-9_-]{8,128})\/?$/.exec(window.location.pathname);
   const deliveryId = m ? m[1]! : null;
   if (!deliveryId) return { deliveryId: null, secret: null };
   const storageKey = `sealpost:secret:${deliveryId}`;
-  let secret = window.location.hash.length > 1 ? fragmentText(window.location.hash.slice(1)) : null;
-  if (secret) {
-    // Keep the secret for reloads of this tab only, and take it out of the address bar (screens,
-    // bookmarks, history): it is never sent anywhere but in the pickup requests' header.
-    sessionStorage.setItem(storageKey, secret);
-    history.replaceState(null, '', window.location.pathname);
-  } else {
-    secret = sessionStorage.getItem(storageKey);
-  }
-  return { deliveryId, secret };
+  const choice = chooseSecret(window.location.hash, sessionStorage.getItem(storageKey));
+  // Keep the secret for reloads of this tab only, and take it out of the address bar (screens,
+  // bookmarks, history): it is never sent anywhere but in the pickup requests' header.
+  if (choice.keep && choice.secret) sessionStorage.setItem(storageKey, choice.secret);
+  if (choice.clearFragment) history.replaceState(null, '', window.location.pathname);
+  return { deliveryId, secret: choice.secret };
 }
 
 /** DER bytes of each PEM certificate block in `pem`. */
@@ -125,7 +113,16 @@ export function App({ config }: { config: ReceiverConfig }) {
 
   return (
     <div class="app">
-      <a class="skip-link" href="#main">
+      <a
+        class="skip-link"
+        href="#main"
+        onClick={(e) => {
+          // Focus the content without putting "#main" in the address bar (it is where the link's
+          // secret travels; link.ts ignores such a fragment anyway).
+          e.preventDefault();
+          document.getElementById('main')?.focus();
+        }}
+      >
         Skip to content
       </a>
       <header class="topbar">
@@ -149,7 +146,7 @@ export function App({ config }: { config: ReceiverConfig }) {
           </button>
         </nav>
       </header>
-      <main id="main">
+      <main id="main" tabIndex={-1}>
         {!ready ? (
           <p class="progress-text">Starting…</p>
         ) : tab === 'message' && location.deliveryId ? (

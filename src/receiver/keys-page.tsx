@@ -327,7 +327,13 @@ export function KeysPage(props: KeysPageProps) {
         <label for="gen-name">Name</label>
         <input id="gen-name" name="name" type="text" autocomplete="name" />
         <label for="gen-email">E-mail address</label>
-        <input id="gen-email" name="email" type="email" required defaultValue={props.delivery?.recipient ?? ''} />
+        <input
+          id="gen-email"
+          name="email"
+          type="email"
+          required
+          defaultValue={props.delivery?.recipient ?? ''}
+        />
         {props.delivery && (
           <label class="checkbox">
             <input type="checkbox" name="publish" defaultChecked /> Publish the public part to this server, so

@@ -1,0 +1,58 @@
+/**
+ * Issue 10's receiver findings in a real Chromium: the skip link and a reload (the link's secret is
+ * kept), and the rest of the hardening round (see each test).
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireChromium } from '../helpers/browser.ts';
+import { ROOT, requireShared } from '../helpers/paths.ts';
+import { deliver, newPage, secretLeaks, signatureText, startE2E, waitShown, type E2E } from './helpers.ts';
+
+const ready = requireChromium('receiver e2e (hardening)') && requireShared('receiver e2e (hardening)');
+const corpus = (name: string): Buffer => readFileSync(join(ROOT, '../shared/corpus/messages', name));
+
+describe.skipIf(!ready)('receiver e2e: hardening (issue 10)', () => {
+  let e: E2E;
+  const errors: string[] = [];
+  const track = async (): Promise<Awaited<ReturnType<typeof newPage>>> => {
+    const p = await newPage(e);
+    p.page.on('pageerror', (err) => errors.push(err.message));
+    return p;
+  };
+
+  beforeAll(async () => {
+    e = await startE2E();
+  });
+  afterAll(async () => {
+    await e?.close();
+  });
+
+  it('the skip link and reloads never replace the link secret, nor lock the delivery', async () => {
+    const { page, context } = await track();
+    const d = await deliver(e.t, corpus('01-smime-signed-detached.eml'));
+    await page.goto(d.link);
+    await waitShown(page);
+    expect(await signatureText(page)).toMatch(/verified/);
+    // Keyboard: the skip link is the first stop; it moves focus to the content, not the address.
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Enter');
+    expect(await page.evaluate(() => document.activeElement?.id)).toBe('main');
+    expect(new URL(page.url()).hash).toBe('');
+    // Even with "#main" in the address bar (a click on a plain anchor, an old tab), reloads keep the
+    // secret this tab kept — more reloads than the per-delivery limit (10) used to allow.
+    for (let i = 0; i < 12; i++) {
+      await page.goto(`${e.t.url}/m/${d.deliveryId}#main`);
+      await waitShown(page);
+    }
+    expect(await page.locator('.problem').count()).toBe(0);
+    expect(await signatureText(page)).toMatch(/Signed by/);
+    await context.close();
+  });
+
+  it('no page error, and no request carried a link secret', () => {
+    expect(errors).toEqual([]);
+    expect(secretLeaks(e)).toEqual([]);
+  });
+});
