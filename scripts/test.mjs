@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { satisfiesNodeRange } from './node-range.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 process.chdir(root);
@@ -24,9 +25,11 @@ function has(cmd) {
   return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 }
 
-const [major] = process.versions.node.split('.').map(Number);
-if (major < 20) {
-  console.error(`Sealpost needs Node.js 20 or newer; this is ${process.version}.`);
+// The declared range (package.json `engines.node`) must hold for the Node running the tests: the
+// dependencies need 20.19 (require() of ES modules, Node 20's end of life: docs/operations.md).
+const engines = JSON.parse(readFileSync('package.json', 'utf8')).engines.node;
+if (!satisfiesNodeRange(process.versions.node, engines)) {
+  console.error(`Sealpost needs Node.js ${engines} (package.json engines); this is ${process.version}.`);
   process.exit(1);
 }
 
