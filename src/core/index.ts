@@ -37,3 +37,5 @@ export {
 } from './keyfile.ts';
 export type { ImportOptions, KeyFileKind } from './keyfile.ts';
 export { safeFilename } from './mime/content.ts';
+export { wkdHash, wkdUrls, zBase32 } from './wkd.ts';
+export type { WkdUrls } from './wkd.ts';

@@ -21,6 +21,8 @@ interface SettingMeta {
   boolean?: true;
   /** Never shown, not even redacted (the whole value is the secret). */
   secret?: true;
+  /** May be given more than once; the values reach the schema joined by commas (as the variable has them). */
+  multiple?: true;
 }
 
 const meta = z.registry<SettingMeta>();
@@ -270,6 +272,26 @@ export const Settings = z.object({
     default: '10m',
     help: 'longest an SMTP message transfer (DATA) may take',
   }),
+  wkdDomains: setting(
+    z.string().transform((s, ctx) => {
+      const out: string[] = [];
+      for (const part of s.split(/[\s,]+/).filter((p) => p !== '')) {
+        const d = part.toLowerCase().replace(/\.$/, '');
+        if (!/^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$/.test(d)) {
+          ctx.addIssue({ code: 'custom', message: `"${part}" is not a domain name such as example.org` });
+          return z.NEVER;
+        }
+        if (!out.includes(d)) out.push(d);
+      }
+      return out;
+    }),
+    {
+      flag: 'wkd-domain',
+      default: '',
+      multiple: true,
+      help: 'mail domain whose published OpenPGP keys are served by Web Key Directory (repeatable, or comma-separated)',
+    },
+  ),
   trustAnchors: setting(optionalText(), {
     flag: 'trust-anchors',
     help: 'PEM file of CA certificates handed to receivers',
@@ -482,12 +504,12 @@ function crossProblems(c: ServerConfig): string[] {
  * ConfigError listing every problem at once.
  */
 export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): ServerConfig {
-  const options: Record<string, { type: 'string' | 'boolean' }> = {};
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = {};
   for (const name of NAMES) {
     const m = metaOf(name);
-    options[m.flag] = { type: m.boolean ? 'boolean' : 'string' };
+    options[m.flag] = { type: m.boolean ? 'boolean' : 'string', ...(m.multiple ? { multiple: true } : {}) };
   }
-  let flags: Record<string, string | boolean | undefined>;
+  let flags: Record<string, string | boolean | (string | boolean)[] | undefined>;
   try {
     flags = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
   } catch (e) {
@@ -497,7 +519,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   const source: Record<string, string> = {};
   for (const name of NAMES) {
     const m = metaOf(name);
-    const fromFlag = flags[m.flag];
+    const given = flags[m.flag];
+    const fromFlag = Array.isArray(given) ? given.join(',') : given;
     const fromEnv = env[envName(m.flag)];
     raw[name] = fromFlag ?? fromEnv ?? m.default;
     source[name] =

@@ -36,7 +36,7 @@ export async function checkPublishable(
   kind: DirectoryKind,
   data: string,
   email: string,
-): Promise<{ data: string; fingerprint: string }> {
+): Promise<{ data: string; fingerprint: string; revoked?: true }> {
   if (/PRIVATE KEY/.test(data))
     throw new ServerError(
       'bad-request',
@@ -70,6 +70,9 @@ export async function checkPublishable(
       'bad-request',
       'That is a private key: never upload it anywhere. Publish the public key.',
     );
+  const fingerprint = key.getFingerprint().toLowerCase();
+  // A revoked key is accepted only to withdraw the same key (the route removes it).
+  if (await key.isRevoked()) return { data: key.armor(), fingerprint, revoked: true };
   try {
     await key.verifyPrimaryKey();
   } catch (e) {
@@ -84,7 +87,7 @@ export async function checkPublishable(
     .map((u) => u.trim().toLowerCase());
   if (!emails.includes(email))
     throw new ServerError('forbidden', `The OpenPGP key has no user ID for ${email}.`);
-  return { data: key.armor(), fingerprint: key.getFingerprint().toLowerCase() };
+  return { data: key.armor(), fingerprint };
 }
 
 export async function directoryRoutes(
@@ -120,6 +123,23 @@ export async function directoryRoutes(
     const email = found.delivery.recipient;
     const checked = await checkPublishable(parsed.data.kind, parsed.data.data, email);
     const now = ctx.now();
+    if (checked.revoked) {
+      // Publishing the revoked form of the published key withdraws it (from lookups and WKD).
+      const current = (await ctx.store.directory.lookup(email)).find((e) => e.kind === 'openpgp');
+      if (current?.fingerprint !== checked.fingerprint)
+        throw new ServerError('bad-request', 'That key is revoked: there is nothing to publish.');
+      await ctx.store.directory.remove(email, 'openpgp');
+      await ctx.store.deliveries.addEvent(
+        found.delivery.id,
+        'key-withdrawn',
+        `openpgp ${checked.fingerprint}`,
+        now,
+      );
+      ctx.logger.info({ deliveryId: found.delivery.id, fingerprint: checked.fingerprint }, 'key withdrawn');
+      return reply
+        .code(200)
+        .send({ email, kind: 'openpgp', fingerprint: checked.fingerprint, withdrawn: true });
+    }
     await ctx.store.directory.publish({
       email,
       kind: parsed.data.kind,

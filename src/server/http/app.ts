@@ -7,6 +7,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { clientBucket } from '../client-bucket.ts';
 import type { ServerContext } from '../context.ts';
 import { directoryRoutes } from '../directory/routes.ts';
+import { wkdRoutes } from '../directory/wkd.ts';
 import { ServerError } from '../errors.ts';
 import { pathOnly } from '../log.ts';
 import { PickupAccess } from '../pickup/access.ts';
@@ -92,5 +93,6 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<Fa
   await app.register(submitRoutes, { ctx });
   await app.register(pickupRoutes, { ctx, assets: opts.assets, access });
   await app.register(directoryRoutes, { ctx, access });
+  await app.register(wkdRoutes, { ctx });
   return app;
 }

@@ -51,7 +51,9 @@ export function installSecurityHeaders(app: FastifyInstance, opts: { hsts: boole
     reply.header('referrer-policy', 'no-referrer');
     reply.header('x-frame-options', 'DENY');
     reply.header('cross-origin-opener-policy', 'same-origin');
-    reply.header('cross-origin-resource-policy', 'same-origin');
+    // A route meant for other origins (the Web Key Directory) sets its own.
+    if (!reply.hasHeader('cross-origin-resource-policy'))
+      reply.header('cross-origin-resource-policy', 'same-origin');
     reply.header('permissions-policy', 'camera=(), microphone=(), geolocation=(), payment=(), usb=()');
     if (opts.hsts) reply.header('strict-transport-security', 'max-age=31536000');
     if (request.url.startsWith('/api/') && !reply.hasHeader('cache-control'))

@@ -21,6 +21,30 @@ export interface Directory {
   /** Replaces the entry of this kind for this address. */
   publish(entry: DirectoryEntry): Promise<void>;
   lookup(email: string): Promise<DirectoryEntry[]>;
+  /** Every entry of this kind for addresses at exactly this domain (lowercase, validated by the caller). */
+  listDomain(domain: string, kind: DirectoryKind): Promise<DirectoryEntry[]>;
+  /** Removes the entry of this kind for this address (a revoked key); true when there was one. */
+  remove(email: string, kind: DirectoryKind): Promise<boolean>;
+}
+
+type DirectoryRow = {
+  email: string;
+  kind: DirectoryKind;
+  data: string;
+  fingerprint: string;
+  delivery_id: string;
+  published_at: number;
+};
+
+function entryOf(r: DirectoryRow): DirectoryEntry {
+  return {
+    email: r.email,
+    kind: r.kind,
+    data: r.data,
+    fingerprint: r.fingerprint,
+    deliveryId: r.delivery_id,
+    publishedAt: r.published_at,
+  };
 }
 
 export class SqlDirectory implements Directory {
@@ -56,13 +80,27 @@ export class SqlDirectory implements Directory {
       .where('email', '=', email)
       .orderBy('kind')
       .execute();
-    return rows.map((r) => ({
-      email: r.email,
-      kind: r.kind,
-      data: r.data,
-      fingerprint: r.fingerprint,
-      deliveryId: r.delivery_id,
-      publishedAt: r.published_at,
-    }));
+    return rows.map(entryOf);
+  }
+
+  async listDomain(domain: string, kind: DirectoryKind): Promise<DirectoryEntry[]> {
+    if (/[%_\\]/.test(domain)) return []; // no LIKE wildcards: domains are validated, this is a backstop
+    const rows = await this.db.kysely
+      .selectFrom('directory')
+      .selectAll()
+      .where('email', 'like', `%@${domain}`)
+      .where('kind', '=', kind)
+      .orderBy('email')
+      .execute();
+    return rows.map(entryOf);
+  }
+
+  async remove(email: string, kind: DirectoryKind): Promise<boolean> {
+    const r = await this.db.kysely
+      .deleteFrom('directory')
+      .where('email', '=', email)
+      .where('kind', '=', kind)
+      .executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
   }
 }
