@@ -303,6 +303,21 @@ export const Settings = z.object({
     default: '100MB',
     help: 'largest accepted message',
   }),
+  minFreeSpace: setting(
+    z.string().transform((s, ctx) => {
+      const n = parseSize(s);
+      if (n === null) {
+        ctx.addIssue({ code: 'custom', message: 'must be a size such as 1GB, 256MiB, or 0 to turn it off' });
+        return z.NEVER;
+      }
+      return n;
+    }),
+    {
+      flag: 'min-free-space',
+      default: '256MB',
+      help: 'free space kept in the data folder: below it uploads get 507 and /readyz says not ready (0 = off)',
+    },
+  ),
   maxRecipients: setting(positiveInt(), {
     flag: 'max-recipients',
     default: '100',

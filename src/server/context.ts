@@ -3,6 +3,7 @@
  */
 import type { Logger } from 'pino';
 import type { ServerConfig } from './config.ts';
+import type { DiskSpace } from './disk-space.ts';
 import type { Metrics } from './http/metrics.ts';
 import type { Sealer } from './sealing.ts';
 import type { Store } from './store/port.ts';
@@ -15,6 +16,8 @@ export interface ServerContext {
   metrics: Metrics;
   sealer: Sealer;
   trustAnchors: TrustAnchors;
+  /** Free space in the data folder against --min-free-space. */
+  disk: DiskSpace;
   /** The clock (epoch ms); tests move it to reach expiry. */
   now(): number;
   /** Public base URL, no trailing slash (known once the server listens). */

@@ -20,6 +20,7 @@ export const SERVER_ERROR_CODES = [
   'rate-limited',
   'too-many-attempts',
   'unavailable',
+  'insufficient-storage',
   'internal',
 ] as const;
 

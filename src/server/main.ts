@@ -10,6 +10,7 @@ import { hostname as osHostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { DestinationStream } from 'pino';
 import { ConfigError, loadConfig, type ServerConfig } from './config.ts';
+import { DiskSpace } from './disk-space.ts';
 import type { ServerContext } from './context.ts';
 import { buildApp } from './http/app.ts';
 import { createMetrics } from './http/metrics.ts';
@@ -105,7 +106,8 @@ export async function startServer(argv: string[], options: StartOptions = {}): P
   if (recovered.removedStaged + recovered.removedOrphans > 0)
     logger.warn(recovered, 'removed uncommitted message files left by an interrupted run');
   const sealer = createSealer(await loadSealingKey(config.data, config.sealingKey));
-  const metrics = createMetrics(store);
+  const disk = new DiskSpace(store.kind === 'sqlite' ? resolve(config.data) : null, config.minFreeSpace);
+  const metrics = createMetrics(store, disk);
 
   let baseUrl = config.baseUrl ?? '';
   let worker: OutboxWorker | null = null;
@@ -116,6 +118,7 @@ export async function startServer(argv: string[], options: StartOptions = {}): P
     metrics,
     sealer,
     trustAnchors,
+    disk,
     now,
     baseUrl: () => baseUrl,
     mailFrom: () => {

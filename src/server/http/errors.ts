@@ -5,6 +5,7 @@
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ServerError, isServerError, type ServerErrorCode } from '../errors.ts';
+import { asStoreFault } from '../store/faults.ts';
 
 export const HTTP_STATUS: Record<ServerErrorCode, number> = {
   'bad-request': 400,
@@ -24,6 +25,7 @@ export const HTTP_STATUS: Record<ServerErrorCode, number> = {
   'rate-limited': 429,
   'too-many-attempts': 429,
   unavailable: 503,
+  'insufficient-storage': 507,
   internal: 500,
 };
 
@@ -40,6 +42,9 @@ export function errorBody(e: ServerError): ErrorBody {
 /** Turns what a route, a hook or Fastify itself threw into a ServerError. */
 export function toServerError(err: unknown): ServerError {
   if (isServerError(err)) return err;
+  // A full disk or a database outage: temporary, and typed (507 / 503), never `500 internal`.
+  const fault = asStoreFault(err);
+  if (fault) return new ServerError(fault.code, fault.message);
   const fe = err as Partial<FastifyError> & { statusCode?: number };
   switch (fe.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
@@ -68,6 +73,15 @@ export function toServerError(err: unknown): ServerError {
   return new ServerError('internal', 'Something went wrong on the server; it has been logged.');
 }
 
+/** Codes that may refuse an upload midway (the rest of its body is not read). */
+const REFUSED_UPLOAD = new Set<ServerErrorCode>([
+  'too-large',
+  'not-secure',
+  'insufficient-storage',
+  'unavailable',
+  'bad-request',
+]);
+
 export function installErrorHandling(app: FastifyInstance): void {
   app.setErrorHandler((err: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const e = toServerError(err);
@@ -75,9 +89,9 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (status >= 500) request.log.error({ err }, 'request failed');
     else request.log.info({ code: e.code }, 'request refused');
     if (e.code === 'unauthorized') reply.header('www-authenticate', 'Bearer realm="sealpost"');
+    if (e.code === 'unavailable' || e.code === 'insufficient-storage') reply.header('retry-after', '30');
     // A refused upload leaves the rest of its body unread: close the connection after answering.
-    if ((e.code === 'too-large' || e.code === 'not-secure') && !request.raw.complete)
-      reply.header('connection', 'close');
+    if (REFUSED_UPLOAD.has(e.code) && !request.raw.complete) reply.header('connection', 'close');
     void reply.code(status).type('application/json; charset=utf-8').send(errorBody(e));
   });
   app.setNotFoundHandler((request, reply) => {

@@ -3,6 +3,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { FastifyInstance } from 'fastify';
+import type { DiskSpace } from '../disk-space.ts';
 import type { Store } from '../store/port.ts';
 
 export interface Metrics {
@@ -33,7 +34,7 @@ function shared<T>(fn: () => Promise<T>): () => Promise<T> {
 const ageSeconds = (since: number | null): number =>
   since === null ? 0 : Math.max(0, (Date.now() - since) / 1000);
 
-export function createMetrics(store: Store): Metrics {
+export function createMetrics(store: Store, disk?: DiskSpace): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'sealpost_' });
   const m: Metrics = {
@@ -77,6 +78,23 @@ export function createMetrics(store: Store): Metrics {
       registers: [registry],
     }),
   };
+  if (disk?.watching)
+    new Gauge({
+      name: 'sealpost_data_free_bytes',
+      help: 'Free space in the data folder (uploads are refused below --min-free-space)',
+      registers: [registry],
+      async collect() {
+        this.set((await disk.free()) ?? 0);
+      },
+    });
+  new Gauge({
+    name: 'sealpost_data_min_free_bytes',
+    help: 'The reserve --min-free-space (0: off, or the PostgreSQL store)',
+    registers: [registry],
+    collect() {
+      this.set(disk?.watching ? disk.reserve : 0);
+    },
+  });
   const mailStats = shared(() => store.outbox.stats());
   new Gauge({
     name: 'sealpost_outbox_mails',

@@ -69,6 +69,7 @@ export function openApiDocument(): Record<string, unknown> {
                     'rate-limited',
                     'too-many-attempts',
                     'unavailable',
+                    'insufficient-storage',
                     'internal',
                   ],
                 },
@@ -208,6 +209,10 @@ export function openApiDocument(): Record<string, unknown> {
             '413': errorResponse('Larger than the size limit'),
             '415': errorResponse('Not S/MIME or OpenPGP (not-secure), or a wrong Content-Type'),
             '429': errorResponse('Rate limit'),
+            '503': errorResponse('The database is unavailable (unavailable): nothing was stored; retry'),
+            '507': errorResponse(
+              'The server is out of storage (insufficient-storage): nothing was stored; retry',
+            ),
           },
         },
       },

@@ -1,6 +1,6 @@
 /**
- * Operations: /healthz (the process answers), /readyz (the store answers and the server is not
- * shutting down), /metrics (Prometheus; loopback only by default), the OpenAPI document, and — only
+ * Operations: /healthz (the process answers), /readyz (the store answers, the data folder has its
+ * reserve of free space, and the server is not shutting down), /metrics (Prometheus; loopback only by default), the OpenAPI document, and — only
  * with no upstream SMTP server, only from loopback — the built-in outbox.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
@@ -27,6 +27,13 @@ export async function opsRoutes(
     } catch {
       return reply.code(503).send({ status: 'unavailable', reason: 'the store does not answer' });
     }
+    if (await ctx.disk.low())
+      return reply.code(503).send({
+        status: 'unavailable',
+        reason: 'the data folder has less free space than --min-free-space',
+        freeBytes: await ctx.disk.free(),
+        minFreeBytes: ctx.disk.reserve,
+      });
     return { status: 'ready' };
   });
 

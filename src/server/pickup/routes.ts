@@ -11,6 +11,7 @@ import { RECEIVER_CSP } from '../http/security.ts';
 import { randomId } from '../secrets.ts';
 import type { ByteRange, DeliveryWithMessage } from '../store/port.ts';
 import type { PickupAccess } from './access.ts';
+import { LaterTransitions } from './later.ts';
 import type { ReceiverAssets } from './assets.ts';
 
 /** Parses a single-range `Range: bytes=…` header; null = serve everything, 'unsatisfiable' = 416. */
@@ -79,10 +80,15 @@ export async function pickupRoutes(
 ): Promise<void> {
   const { ctx, assets, access } = opts;
 
+  // A visit is recorded as "opened"; when the store cannot write (full disk, database outage) the
+  // recipient still gets the message and the change is recorded later (later.ts).
+  const later = new LaterTransitions(ctx.store.deliveries, ctx.logger);
+  app.addHook('onClose', async () => later.close());
+
   async function markOpened(found: DeliveryWithMessage): Promise<void> {
     const s = found.delivery.state;
     if (s === 'pending' || s === 'notified')
-      await ctx.store.deliveries.transition({
+      await later.record({
         deliveryId: found.delivery.id,
         from: ['pending', 'notified'],
         to: 'opened',

@@ -5,6 +5,7 @@
  * sends it as is instead of smtp-server's generic per-code table.
  */
 import { ServerError, type ServerErrorCode } from '../errors.ts';
+import { asStoreFault } from '../store/faults.ts';
 
 export class SmtpReply extends Error {
   readonly responseCode: number;
@@ -51,6 +52,14 @@ export const reply = {
     ),
   localError: () =>
     new SmtpReply(451, '4.3.0', 'Local error: the message was not stored; please try again later.'),
+  insufficientStorage: () =>
+    new SmtpReply(452, '4.3.1', 'Insufficient system storage: the message was not stored; try again later.'),
+  unavailable: () =>
+    new SmtpReply(
+      451,
+      '4.3.0',
+      'The message store is unavailable: the message was not stored; try again later.',
+    ),
   rateLimited: () => new SmtpReply(451, '4.7.1', 'Too many messages from this sender: retry in a minute.'),
 };
 
@@ -63,11 +72,15 @@ const BY_CODE: Partial<Record<ServerErrorCode, (e: ServerError) => SmtpReply>> =
   unauthorized: () => reply.authRequired(),
   forbidden: () => reply.relayDenied(),
   'rate-limited': () => reply.rateLimited(),
+  'insufficient-storage': () => reply.insufficientStorage(),
+  unavailable: () => reply.unavailable(),
 };
 
 /** The reply for an error thrown while taking a message; unknown errors become 451 (retry later). */
 export function toSmtpReply(e: unknown): SmtpReply {
   if (e instanceof SmtpReply) return e;
   if (e instanceof ServerError) return BY_CODE[e.code]?.(e) ?? reply.localError();
+  const fault = asStoreFault(e);
+  if (fault) return fault.code === 'insufficient-storage' ? reply.insufficientStorage() : reply.unavailable();
   return reply.localError();
 }

@@ -264,7 +264,7 @@ export class RelayServer {
       (message) => answer(null, message),
       (e: unknown) => {
         const r = toSmtpReply(e);
-        if (r.responseCode === 451 && !(e instanceof SmtpReply))
+        if ((r.responseCode === 451 || r.responseCode === 452) && !(e instanceof SmtpReply))
           this.ctx.logger.error({ err: e, client: session.remoteAddress }, 'smtp: message not stored');
         answer(r);
       },
@@ -347,6 +347,7 @@ export class RelayServer {
       if (!config.smtpUpstream) throw reply.noUpstream();
       const sender = this.senders.get(session.id) ?? null;
       if (sender && this.rate.hit(sender.id) > config.senderRateLimit) throw reply.rateLimited();
+      await this.ctx.disk.assertRoom();
       const writer = await store.bodies.createWriter();
       try {
         for await (const chunk of rest()) await writer.write(chunk);
@@ -379,7 +380,7 @@ export class RelayServer {
         this.options.onQueued();
         return `2.0.0 Queued as ${id} for forwarding`;
       } catch (e) {
-        await writer.abort();
+        await writer.abort().catch(() => undefined);
         throw e;
       }
     } catch (e) {

@@ -123,6 +123,17 @@ class ChunkBodyWriter implements BodyWriter {
     if (this.done) throw new Error('The body writer is closed.');
     const sha256 = this.hash.digest('hex');
     await this.put({ size: this.size, sha256 });
+    // What is committed must be the whole body before anything may acknowledge it: count the
+    // chunks and their bytes as stored (octet_length of an out-of-line value reads its header only).
+    const stored = await sql<{ n: number; bytes: number }>`SELECT COUNT(*) AS n,
+        COALESCE(SUM(octet_length(data)), 0) AS bytes FROM body_chunks WHERE ref = ${this.ref}`.execute(
+      this.db,
+    );
+    const row = stored.rows[0];
+    if (!row || Number(row.bytes) !== this.size || Number(row.n) !== Math.ceil(this.size / PG_CHUNK_SIZE))
+      throw new Error(
+        `The staged body has ${row?.bytes ?? 0} of ${this.size} bytes in the database: it was not stored.`,
+      );
     this.done = true;
     this.buf = Buffer.alloc(0);
     this.finished = { ref: this.ref, size: this.size, sha256 };

@@ -12,6 +12,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { BlobStore, BodyArea, BodyWriter, ByteRange, OwnedBodies, StagedBody } from './blobs.ts';
+import { NO_SPACE_MESSAGE, rethrowAsFault, StoreFault } from './faults.ts';
 import type { Database } from './schema.ts';
 
 /** Read size for bodies: 1 MiB (64 KiB reads halve download throughput). */
@@ -28,6 +29,20 @@ async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** The buffers after the first `n` bytes of `bufs`. */
+function skipBytes(bufs: Buffer[], n: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (const b of bufs) {
+    if (n >= b.length) {
+      n -= b.length;
+      continue;
+    }
+    out.push(n > 0 ? b.subarray(n) : b);
+    n = 0;
+  }
+  return out;
+}
+
 const isMissing = (e: unknown): boolean =>
   typeof e === 'object' && e !== null && 'code' in e && e.code === 'ENOENT';
 
@@ -35,6 +50,8 @@ class FileBodyWriter implements BodyWriter {
   private pending: Buffer[] = [];
   private pendingBytes = 0;
   private size = 0;
+  /** Bytes the file system took (writev's counts). */
+  private written = 0;
   private readonly hash = createHash('sha256');
   private done = false;
   constructor(
@@ -54,17 +71,46 @@ class FileBodyWriter implements BodyWriter {
     if (this.pendingBytes >= WRITE_BATCH) await this.flush();
   }
 
+  /**
+   * Writes the batch whole. writev() may write fewer bytes than asked — on a disk that fills up
+   * midway it does, and Node reports ENOSPC only on the next call — so the rest is written again
+   * until every byte is in the file or the file system refuses with an error.
+   */
   private async flush(): Promise<void> {
     if (this.pendingBytes === 0) return;
-    const bufs = this.pending;
+    let bufs = this.pending;
+    let left = this.pendingBytes;
     this.pending = [];
     this.pendingBytes = 0;
-    await this.fh.writev(bufs);
+    while (left > 0) {
+      const { bytesWritten } = await this.fh.writev(bufs).catch(rethrowAsFault);
+      if (bytesWritten <= 0) throw new StoreFault('insufficient-storage', NO_SPACE_MESSAGE); // no progress: a full disk
+      this.written += bytesWritten;
+      left -= bytesWritten;
+      if (left > 0) bufs = skipBytes(bufs, bytesWritten);
+    }
   }
 
+  /**
+   * Flushes, fsyncs and checks that the file holds every byte handed to write() before anything
+   * may acknowledge it. The digest is of those same bytes: every one of them was counted into the
+   * file above and the file's size is checked here, so reading the body back to hash it again
+   * would double each upload's disk reads without catching anything more.
+   */
   async finish(): Promise<StagedBody> {
-    await this.flush();
-    await this.fh.sync();
+    if (this.done) throw new Error('The body writer is closed.');
+    try {
+      await this.flush();
+      await this.fh.sync();
+      const stored = (await this.fh.stat()).size;
+      if (stored !== this.size || this.written !== this.size)
+        throw new StoreFault(
+          'insufficient-storage',
+          `Only ${stored} of ${this.size} bytes of the message reached the disk: it was not stored; retry later.`,
+        );
+    } catch (e) {
+      rethrowAsFault(e);
+    }
     await this.fh.close();
     this.done = true;
     return { ref: this.ref, size: this.size, sha256: this.hash.digest('hex') };
@@ -96,7 +142,7 @@ export class FileBlobStore implements BlobStore {
   async createWriter(): Promise<BodyWriter> {
     const ref = `${randomBytes(16).toString('hex')}.part`;
     const path = join(this.tmpDir, ref);
-    const fh = await open(path, 'wx', 0o600);
+    const fh = await open(path, 'wx', 0o600).catch(rethrowAsFault);
     return new FileBodyWriter(fh, path, ref);
   }
 
@@ -118,7 +164,7 @@ export class FileBlobStore implements BlobStore {
       return join(area, shard, id);
     } catch (e) {
       await unlink(staged).catch(() => undefined);
-      throw e;
+      rethrowAsFault(e);
     }
   }
 

@@ -18,6 +18,7 @@
  */
 export type { BodyWriter, ByteRange, StagedBody } from './blobs.ts';
 export { StoreConflictError } from './db.ts';
+export { asStoreFault, isStoreFault, StoreFault, type StoreFaultCode } from './faults.ts';
 export {
   DELIVERY_STATES,
   type Deliveries,

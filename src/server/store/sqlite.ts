@@ -23,17 +23,35 @@ import { createStore, type Store } from './store.ts';
 
 /** SQLite's transactions take the write lock at BEGIN, so two writers queue instead of deadlocking. */
 class ImmediateSqliteDriver extends SqliteDriver {
+  constructor(
+    database: SqliteDatabase,
+    private readonly raw: Database.Database,
+  ) {
+    super({ database });
+  }
   override async beginTransaction(connection: DatabaseConnection): Promise<void> {
     await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+  /**
+   * SQLite rolls a transaction back by itself when a statement or the commit fails with
+   * SQLITE_FULL (a full disk), SQLITE_IOERR or SQLITE_NOMEM; Kysely's ROLLBACK would then fail with
+   * "no transaction is active" and hide the real error (a 500 instead of a 507).
+   */
+  override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    if (!this.raw.inTransaction) return;
+    await super.rollbackTransaction(connection);
   }
 }
 
 class ImmediateSqliteDialect extends SqliteDialect {
-  constructor(private readonly database: SqliteDatabase) {
+  constructor(
+    private readonly database: SqliteDatabase,
+    private readonly raw: Database.Database,
+  ) {
     super({ database });
   }
   override createDriver(): Driver {
-    return new ImmediateSqliteDriver({ database: this.database });
+    return new ImmediateSqliteDriver(this.database, this.raw);
   }
 }
 
@@ -93,7 +111,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
   db.pragma('synchronous = FULL');
   db.pragma('foreign_keys = ON');
   db.pragma('busy_timeout = 5000');
-  const kysely = new Kysely<Schema>({ dialect: new ImmediateSqliteDialect(withStatementCache(db)) });
+  const kysely = new Kysely<Schema>({ dialect: new ImmediateSqliteDialect(withStatementCache(db), db) });
   return createStore({
     kind: 'sqlite',
     kysely,

@@ -15,7 +15,11 @@ import type { Classification } from '../../core/index.ts';
 import type { ServerContext } from '../context.ts';
 import { ServerError } from '../errors.ts';
 import { hashToken, newLinkSecret, randomId } from '../secrets.ts';
+import { isStoreFault, rethrowAsFault } from '../store/faults.ts';
 import type { BodyWriter, NewMail, SenderRecord } from '../store/port.ts';
+
+/** How often (in bytes received) an upload checks the reserve of free space again. */
+const DISK_CHECK_BYTES = 8 * 1024 * 1024;
 
 /** How much of the start of a message is kept for classification and its outer headers. */
 export const HEAD_BYTES = CLASSIFY_SCAN_BYTES + 768 * 1024;
@@ -136,7 +140,11 @@ export class SubmissionService {
     let writer: BodyWriter | null = null;
     metrics.inflightUploads.inc();
     try {
-      writer = await store.bodies.createWriter();
+      // Below the reserve of free space, refuse before reading anything (and again every
+      // DISK_CHECK_BYTES: the reserve is for the metadata of what was accepted already).
+      await this.ctx.disk.assertRoom(input.declaredLength ?? 0);
+      writer = await store.bodies.createWriter().catch(rethrowAsFault);
+      let nextDiskCheck = DISK_CHECK_BYTES;
       for await (const chunk of input.body) {
         size += chunk.length;
         if (size > max) throw tooLarge(max);
@@ -146,13 +154,17 @@ export class SubmissionService {
           if (headLength >= HEAD_BYTES)
             decision = this.decide(new Uint8Array(Buffer.concat(headChunks)), input);
         }
-        await writer.write(chunk);
+        if (size >= nextDiskCheck) {
+          nextDiskCheck = size + DISK_CHECK_BYTES;
+          await this.ctx.disk.assertRoom();
+        }
+        await writer.write(chunk).catch(rethrowAsFault);
       }
       if (size === 0)
         throw new ServerError('bad-request', 'The request body is empty: send the message as the body.');
       if (decision === null) decision = this.decide(new Uint8Array(Buffer.concat(headChunks)), input);
       headChunks.length = 0;
-      const staged = await writer.finish();
+      const staged = await writer.finish().catch(rethrowAsFault);
 
       const now = this.ctx.now();
       const id = randomId(16);
@@ -172,32 +184,34 @@ export class SubmissionService {
       }));
       const expiresAt = now + (input.expiresInMs ?? config.defaultExpiryMs);
       const c = decision.classification;
-      await store.submissions.create(
-        {
-          id,
-          senderId: input.sender.id,
-          size: staged.size,
-          sha256: staged.sha256,
-          protocol: c.protocol,
-          encrypted: c.encrypted,
-          signed: c.signed,
-          contentType: c.contentType,
-          fromHeader: decision.fromHeader,
-          subject: decision.subject,
-          headerDate: decision.headerDate,
-          headerMessageId: decision.headerMessageId,
-          createdAt: now,
-          expiresAt,
-          receiptRequested: input.receipt ?? decision.receiptAsked,
-          deliveries: deliveries.map((d) => ({
-            id: d.id,
-            recipient: d.recipient,
-            secretHash: hashToken(d.secret),
-          })),
-          mails,
-        },
-        staged,
-      );
+      await store.submissions
+        .create(
+          {
+            id,
+            senderId: input.sender.id,
+            size: staged.size,
+            sha256: staged.sha256,
+            protocol: c.protocol,
+            encrypted: c.encrypted,
+            signed: c.signed,
+            contentType: c.contentType,
+            fromHeader: decision.fromHeader,
+            subject: decision.subject,
+            headerDate: decision.headerDate,
+            headerMessageId: decision.headerMessageId,
+            createdAt: now,
+            expiresAt,
+            receiptRequested: input.receipt ?? decision.receiptAsked,
+            deliveries: deliveries.map((d) => ({
+              id: d.id,
+              recipient: d.recipient,
+              secretHash: hashToken(d.secret),
+            })),
+            mails,
+          },
+          staged,
+        )
+        .catch(rethrowAsFault);
       writer = null;
       metrics.submissions.inc({ result: 'stored' });
       metrics.submittedBytes.inc(staged.size);
@@ -222,9 +236,9 @@ export class SubmissionService {
         deliveries: deliveries.map((d) => ({ id: d.id, recipient: d.recipient })),
       };
     } catch (e) {
-      metrics.submissions.inc({ result: e instanceof ServerError ? e.code : 'error' });
-      if (writer) await writer.abort();
-      if (e instanceof ServerError) throw e;
+      metrics.submissions.inc({ result: e instanceof ServerError || isStoreFault(e) ? e.code : 'error' });
+      if (writer) await writer.abort().catch(() => undefined);
+      if (e instanceof ServerError || isStoreFault(e)) throw e;
       const code = (e as NodeJS.ErrnoException).code;
       if (
         code === 'ECONNRESET' ||
