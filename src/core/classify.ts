@@ -3,16 +3,11 @@
  * the start of the body. The server's submission API and the SMTP relay use it before storing a
  * message; it never decrypts or fully parses anything.
  */
-import { latin1 } from './bytes.ts';
 import { parseAddresses, type Mailbox } from './mime/addresses.ts';
-import {
-  decodeHeaderText,
-  headerValue,
-  parseHeaderBlock,
-  parseStructured,
-  type HeaderField,
-} from './mime/headers.ts';
+import { decodeBody, parseEntity, type Entity } from './mime/entity.ts';
+import { decodeHeaderText, headerValue, parseHeaderBlock, type HeaderField } from './mime/headers.ts';
 import type { Protocol } from './report.ts';
+import { leadingArmor, shapeOf } from './shape.ts';
 
 export interface Classification {
   protocol: Protocol;
@@ -38,139 +33,103 @@ export interface EnvelopeHeaders {
 /** How much of the body `classifyMessage` looks at for inline OpenPGP armor. */
 export const CLASSIFY_SCAN_BYTES = 256 * 1024;
 
-const PGP_MESSAGE = '-----BEGIN PGP MESSAGE-----';
-const PGP_SIGNED = '-----BEGIN PGP SIGNED MESSAGE-----';
-
 /**
  * Classifies a message from its first bytes (the header block plus up to CLASSIFY_SCAN_BYTES of
  * body are used; passing more is harmless). Never throws.
+ *
+ * The shape comes from core's one table (shape.ts), the one the peel loop dispatches on: what is
+ * secure here is opened as a secure layer by openMessage, and what is plain here is what it shows as
+ * plain. Sub-kinds the loop reads from the content (an S/MIME object's type) are taken from the
+ * headers here, which is all a classifier that never decodes whole bodies can see.
  */
 export function classifyMessage(head: Uint8Array): Classification {
-  let block;
+  let entity: Entity;
   try {
-    block = parseHeaderBlock(head.subarray(0, Math.min(head.length, 2 * 1024 * 1024)));
+    const cap = 2 * 1024 * 1024;
+    entity = parseEntity(head.subarray(0, Math.min(head.length, cap)), { maxHeaderBytes: cap });
   } catch {
     return plain('', 'The header block is too large to be an e-mail message.');
   }
-  const ct = parseStructured(headerValue(block.fields, 'content-type'));
-  const disposition = parseStructured(headerValue(block.fields, 'content-disposition'));
-  const name = (ct.params.name ?? disposition.params.filename ?? '').toLowerCase();
+  const ct = entity.contentType;
   const type = ct.value;
+  const name = (ct.params.name ?? entity.contentDisposition.params.filename ?? '').toLowerCase();
 
-  if (type === 'application/pkcs7-mime' || type === 'application/x-pkcs7-mime') {
-    const smimeType = (ct.params['smime-type'] ?? '').toLowerCase();
-    if (smimeType === 'signed-data' || name.endsWith('.p7s'))
-      return {
-        protocol: 'smime',
-        encrypted: false,
-        signed: true,
-        contentType: type,
-        reason: 'S/MIME opaque signed data',
-      };
-    if (smimeType === 'certs-only' || name.endsWith('.p7c'))
-      return plain(type, 'An S/MIME certificate bundle (certs-only) carries no message.');
-    if (smimeType === 'compressed-data')
-      return {
-        protocol: 'smime',
-        encrypted: false,
-        signed: false,
-        contentType: type,
-        reason: 'S/MIME compressed data',
-      };
-    return {
-      protocol: 'smime',
-      encrypted: true,
-      signed: false,
-      contentType: type,
-      reason: smimeType ? `S/MIME ${smimeType}` : 'S/MIME (application/pkcs7-mime)',
-    };
+  switch (shapeOf(entity)) {
+    case 'cms': {
+      const smimeType = (ct.params['smime-type'] ?? '').toLowerCase();
+      if (smimeType === 'signed-data' || name.endsWith('.p7s'))
+        return secure('smime', type, false, true, 'S/MIME opaque signed data');
+      if (smimeType === 'certs-only' || name.endsWith('.p7c'))
+        return plain(type, 'An S/MIME certificate bundle (certs-only) carries no message.');
+      if (smimeType === 'compressed-data')
+        return secure('smime', type, false, false, 'S/MIME compressed data');
+      return secure(
+        'smime',
+        type,
+        true,
+        false,
+        type === 'application/octet-stream'
+          ? 'S/MIME .p7m body'
+          : smimeType
+            ? `S/MIME ${smimeType}`
+            : 'S/MIME (application/pkcs7-mime)',
+      );
+    }
+    case 'multipart-signed': {
+      const protocol = (ct.params.protocol ?? '').toLowerCase();
+      if (protocol === 'application/pkcs7-signature' || protocol === 'application/x-pkcs7-signature')
+        return secure('smime', type, false, true, 'S/MIME detached signature');
+      if (protocol === 'application/pgp-signature')
+        return secure('pgp-mime', type, false, true, 'PGP/MIME signature');
+      return plain(type, `multipart/signed with an unknown protocol "${protocol}"`);
+    }
+    case 'multipart-encrypted': {
+      const protocol = (ct.params.protocol ?? '').toLowerCase();
+      if (protocol === 'application/pgp-encrypted')
+        return secure('pgp-mime', type, true, false, 'PGP/MIME encrypted');
+      return plain(type, `multipart/encrypted with an unknown protocol "${protocol}"`);
+    }
+    case 'openpgp-body':
+      return secure('openpgp-inline', type, true, false, 'OpenPGP message body');
+    case 'text': {
+      // As the peel loop does: the decoded body must start with armor (white space aside).
+      const armor = leadingArmor(scanText(entity));
+      if (armor?.kind === 'message')
+        return secure('openpgp-inline', type, true, false, 'inline OpenPGP message armor');
+      if (armor?.kind === 'signed')
+        return secure('openpgp-inline', type, false, true, 'inline OpenPGP signed text');
+      return plain(type, 'a text body that does not start with OpenPGP armor');
+    }
+    case 'message':
+      return plain(type, 'a forwarded message (message/rfc822) is plain at the outer level');
+    case 'content':
+      return plain(
+        type,
+        type.startsWith('multipart/')
+          ? `${type} is not a secure layer (secure parts inside it are opened as attachments, not as the message)`
+          : 'no S/MIME or OpenPGP structure found',
+      );
   }
-  if (type === 'application/octet-stream' && name.endsWith('.p7m')) {
-    return {
-      protocol: 'smime',
-      encrypted: true,
-      signed: false,
-      contentType: type,
-      reason: 'S/MIME .p7m body',
-    };
-  }
-  if (type === 'multipart/signed') {
-    const protocol = (ct.params.protocol ?? '').toLowerCase();
-    if (protocol === 'application/pkcs7-signature' || protocol === 'application/x-pkcs7-signature')
-      return {
-        protocol: 'smime',
-        encrypted: false,
-        signed: true,
-        contentType: type,
-        reason: 'S/MIME detached signature',
-      };
-    if (protocol === 'application/pgp-signature')
-      return {
-        protocol: 'pgp-mime',
-        encrypted: false,
-        signed: true,
-        contentType: type,
-        reason: 'PGP/MIME signature',
-      };
-    return plain(type, `multipart/signed with an unknown protocol "${protocol}"`);
-  }
-  if (type === 'multipart/encrypted') {
-    const protocol = (ct.params.protocol ?? '').toLowerCase();
-    if (protocol === 'application/pgp-encrypted')
-      return {
-        protocol: 'pgp-mime',
-        encrypted: true,
-        signed: false,
-        contentType: type,
-        reason: 'PGP/MIME encrypted',
-      };
-    return plain(type, `multipart/encrypted with an unknown protocol "${protocol}"`);
-  }
-  if (
-    type === 'application/pgp-encrypted' ||
-    type === 'application/pgp' ||
-    name.endsWith('.pgp') ||
-    name.endsWith('.gpg')
-  ) {
-    return {
-      protocol: 'openpgp-inline',
-      encrypted: true,
-      signed: false,
-      contentType: type,
-      reason: 'OpenPGP message body',
-    };
-  }
-  // Inline OpenPGP: armor in a text body (or the first text part of a multipart), in a bounded scan.
-  if (type === '' || type.startsWith('text/') || type.startsWith('multipart/')) {
-    const body = latin1(
-      head,
-      block.bodyOffset,
-      Math.min(head.length, block.bodyOffset + CLASSIFY_SCAN_BYTES),
-    );
-    const m = body.indexOf(PGP_MESSAGE);
-    const s = body.indexOf(PGP_SIGNED);
-    if (m >= 0 && (s < 0 || m < s) && atLineStart(body, m))
-      return {
-        protocol: 'openpgp-inline',
-        encrypted: true,
-        signed: false,
-        contentType: type || 'text/plain',
-        reason: 'inline OpenPGP message armor',
-      };
-    if (s >= 0 && atLineStart(body, s))
-      return {
-        protocol: 'openpgp-inline',
-        encrypted: false,
-        signed: true,
-        contentType: type || 'text/plain',
-        reason: 'inline OpenPGP signed text',
-      };
-  }
-  return plain(type || 'text/plain', 'no S/MIME or OpenPGP structure found');
 }
 
-function atLineStart(text: string, index: number): boolean {
-  return index === 0 || text[index - 1] === '\n';
+/** The start of a text body, transfer-decoded (at most CLASSIFY_SCAN_BYTES of it). */
+function scanText(entity: Entity): Uint8Array {
+  const body = entity.body.subarray(0, CLASSIFY_SCAN_BYTES);
+  try {
+    return decodeBody({ ...entity, body });
+  } catch {
+    return new Uint8Array(0); // an unknown transfer encoding: the peel loop cannot read it either
+  }
+}
+
+function secure(
+  protocol: Protocol,
+  contentType: string,
+  encrypted: boolean,
+  signed: boolean,
+  reason: string,
+): Classification {
+  return { protocol, encrypted, signed, contentType, reason };
 }
 
 function plain(contentType: string, reason: string): Classification {

@@ -14,6 +14,7 @@ import { extractContent, type MessageContent } from './mime/content.ts';
 import { decodeBody, parseEntity, splitMultipart, textEntity, toCrlf, type Entity } from './mime/entity.ts';
 import { normalizeAddress } from './mime/addresses.ts';
 import { parseHeaderBlock } from './mime/headers.ts';
+import { PGP_SIGNED, leadingArmor, shapeOf } from './shape.ts';
 import {
   NO_SIGNATURE,
   type Layer,
@@ -32,9 +33,6 @@ export interface OpenOptions {
   now?: Date;
   onProgress?: (stage: string, done: number, total: number) => void;
 }
-
-const PGP_MESSAGE = '-----BEGIN PGP MESSAGE-----';
-const PGP_SIGNED = '-----BEGIN PGP SIGNED MESSAGE-----';
 
 /**
  * Opens a complete RFC 5322 message. Throws only SealpostError. A message with an invalid signature
@@ -327,37 +325,6 @@ function isFinal(bytes: Uint8Array, limits: Limits): boolean {
   return shape === 'content';
 }
 
-/** What the peel loop sees in an entity: a secure layer of some kind, text, a message, or content. */
-type Shape =
-  'cms' | 'multipart-signed' | 'multipart-encrypted' | 'openpgp-body' | 'text' | 'message' | 'content';
-
-function shapeOf(entity: Entity): Shape {
-  const type = entity.contentType.value;
-  const filename = (
-    entity.contentType.params.name ??
-    entity.contentDisposition.params.filename ??
-    ''
-  ).toLowerCase();
-  const octets = type === 'application/octet-stream';
-  if (
-    type === 'application/pkcs7-mime' ||
-    type === 'application/x-pkcs7-mime' ||
-    (octets && filename.endsWith('.p7m'))
-  )
-    return 'cms';
-  if (type === 'multipart/signed') return 'multipart-signed';
-  if (type === 'multipart/encrypted') return 'multipart-encrypted';
-  if (
-    type === 'application/pgp-encrypted' ||
-    type === 'application/pgp' ||
-    (octets && (filename.endsWith('.pgp') || filename.endsWith('.gpg')))
-  )
-    return 'openpgp-body';
-  if (type === 'text/plain') return 'text';
-  if (type === 'message/rfc822' || type === 'message/global') return 'message';
-  return 'content';
-}
-
 interface InlineResult {
   next: Uint8Array;
   encrypted: boolean;
@@ -409,20 +376,6 @@ function asEntity(content: Uint8Array): Uint8Array {
   const head = latin1(content, 0, Math.min(content.length, 512)).toLowerCase();
   if (/^content-type:\s*[a-z]+\/[a-z0-9.+-]+/.test(head)) return content;
   return textEntity(content);
-}
-
-/** Finds an OpenPGP armor block that starts the text (after white space). */
-function leadingArmor(body: Uint8Array): { start: number; end: number } | null {
-  let i = 0;
-  while (i < body.length && (body[i] === 32 || body[i] === 9 || body[i] === 13 || body[i] === 10)) i++;
-  const head = latin1(body, i, Math.min(body.length, i + 40));
-  if (!head.startsWith(PGP_MESSAGE) && !head.startsWith(PGP_SIGNED)) return null;
-  const text = latin1(body, i);
-  const endMarker = head.startsWith(PGP_MESSAGE)
-    ? '-----END PGP MESSAGE-----'
-    : '-----END PGP SIGNATURE-----';
-  const end = text.indexOf(endMarker);
-  return { start: i, end: end < 0 ? body.length : i + end + endMarker.length };
 }
 
 function signatureOf(layer: SignedLayer): SignatureReport {

@@ -101,6 +101,23 @@ describe.skipIf(!shared)('submission limits', () => {
     expect(await storedFiles(t.dir)).toEqual(before);
   });
 
+  it('refuses plain text dressed as secure: x.pgp, armor after a greeting, a nested multipart/encrypted', async () => {
+    const armor = '-----BEGIN PGP MESSAGE-----\r\n\r\nhQEMA1234\r\n-----END PGP MESSAGE-----\r\n';
+    const head = 'From: alice@example.org\r\nTo: bob@example.net\r\nSubject: t\r\nMIME-Version: 1.0\r\n';
+    const disguised = [
+      `${head}Content-Type: text/plain; name=x.pgp\r\nContent-Disposition: attachment; filename=x.pgp\r\n\r\nhello\r\n`,
+      `${head}Content-Type: text/plain\r\n\r\nHi Bob, see below.\r\n\r\n${armor}`,
+      `${head}Content-Type: multipart/mixed; boundary=o\r\n\r\n--o\r\nContent-Type: text/plain\r\n\r\nclick here\r\n--o\r\n` +
+        'Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary=i\r\n\r\n' +
+        `--i\r\nContent-Type: application/pgp-encrypted\r\n\r\nVersion: 1\r\n--i\r\nContent-Type: application/octet-stream\r\n\r\n${armor}--i--\r\n--o--\r\n`,
+    ];
+    for (const m of disguised) {
+      const r = await submit(t, m);
+      expect(r.status, m.slice(0, 200)).toBe(415);
+      expect(((await r.json()) as { error: { code: string } }).error.code).toBe('not-secure');
+    }
+  });
+
   it('accepts plain messages when configured to', async () => {
     const r = await submit(plain, readFileSync(corpusMessage('23-plain-text.eml')));
     expect(r.status).toBe(201);
