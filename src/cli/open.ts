@@ -143,6 +143,7 @@ function describeSignature(s: SignatureReport): string {
   const who = s.signer ?? 'an unknown signer';
   const text = {
     valid: `VERIFIED — signed by ${who}`,
+    'signer-mismatch': `SIGNER IS NOT THE SENDER — a good signature by ${who}, who is not the From address`,
     untrusted: `NOT TRUSTED — a good signature by ${who}, but the signer does not chain to a trusted authority`,
     'unknown-signer': `UNKNOWN SIGNER — signed, but the signer's key is not available to check it`,
     invalid: 'INVALID — the message or its signature was altered; the content is not shown',

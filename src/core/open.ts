@@ -16,6 +16,7 @@ import { normalizeAddress } from './mime/addresses.ts';
 import { parseHeaderBlock } from './mime/headers.ts';
 import { PGP_SIGNED, leadingArmor, shapeOf } from './shape.ts';
 import {
+  bindToFrom,
   NO_SIGNATURE,
   type Layer,
   type OpenedMessage,
@@ -260,6 +261,10 @@ async function peel(
     break;
   }
 
+  // Every signature in the report says whether it binds the sender (`valid` only when its signer
+  // is the From address): those of outer layers as judged against the From known when they were
+  // checked, the one covering the content against the From the report shows.
+  for (const l of layers) if (l.kind === 'signed') l.signatures.forEach(bindToFrom);
   const signature = coveringSignature(layers);
   if (signature !== NO_SIGNATURE) judgeSender(signature, ctx.fromAddress);
   const content = withheld
@@ -383,7 +388,14 @@ function signatureOf(layer: SignedLayer): SignatureReport {
 }
 
 function bestSignature(signatures: SignatureReport[]): SignatureReport {
-  const rank = { valid: 0, untrusted: 1, 'unknown-signer': 2, invalid: 3, none: 4 } as const;
+  const rank = {
+    valid: 0,
+    'signer-mismatch': 1,
+    untrusted: 2,
+    'unknown-signer': 3,
+    invalid: 4,
+    none: 5,
+  } as const;
   // A layer counts as invalid if any signature on it is invalid: tampering is never hidden by a
   // second, good signature.
   const invalid = signatures.find((s) => s.status === 'invalid');
@@ -401,6 +413,7 @@ function coveringSignature(layers: Layer[]): SignatureReport {
 }
 
 const FROM_MISMATCH = 'is not the sender named in the From header';
+const NO_FROM = 'names no sender address (From)';
 
 /**
  * Whether the signer is the sender shown. Signature reports are made against the From address known
@@ -409,7 +422,8 @@ const FROM_MISMATCH = 'is not the sender named in the From header';
  * addresses (the certificate's, or the key's certified user IDs).
  */
 function judgeSender(signature: SignatureReport, from: string | null): void {
-  if (from === null) return;
+  // A From with only a display name has no address: the same as none.
+  from = from !== null && from.trim() !== '' ? from : null;
   const addresses = signature.certificate
     ? signature.certificate.emailAddresses.map(normalizeAddress)
     : signature.openpgpKey
@@ -417,14 +431,17 @@ function judgeSender(signature: SignatureReport, from: string | null): void {
       : signature.signer
         ? [normalizeAddress(signature.signer)]
         : [];
-  const matches = addresses.includes(from);
+  const matches = from !== null && addresses.includes(from);
   if (matches) signature.signer = from;
   signature.fromMatches = signature.signer === null ? null : matches;
-  if (signature.certificate) {
-    signature.problems = signature.problems.filter((p) => !p.includes(FROM_MISMATCH));
-    if (signature.fromMatches === false)
-      signature.problems.push(`The signer (${signature.signer}) ${FROM_MISMATCH} (${from}).`);
-  }
+  signature.problems = signature.problems.filter((p) => !p.includes(FROM_MISMATCH) && !p.includes(NO_FROM));
+  if (signature.fromMatches === false)
+    signature.problems.push(
+      from === null
+        ? `The message ${NO_FROM}: the signature (by ${signature.signer}) does not vouch for any sender shown.`
+        : `The signer (${signature.signer}) ${FROM_MISMATCH} (${from}).`,
+    );
+  bindToFrom(signature);
 }
 
 function emailOfUserId(userId: string): string | null {

@@ -6,7 +6,20 @@
 
 export type Protocol = 'smime' | 'pgp-mime' | 'openpgp-inline' | 'plain';
 
-export type SignatureStatus = 'valid' | 'untrusted' | 'unknown-signer' | 'invalid' | 'none';
+/**
+ * - `valid`: a good signature over the content shown, by a signer who chains to a trusted anchor
+ *   (S/MIME) or is a trusted key (OpenPGP), **and who is the message's From address**.
+ * - `signer-mismatch`: all of that, except the signer is not the From address — From names another
+ *   address, or there is none (no From, or only a display name). The signature does not bind the
+ *   sender shown, so it is not `valid` ("Johnny, you are fired"; a page that would show some other
+ *   address beside a green mark).
+ * - `untrusted`: a good signature by a signer who is not trusted.
+ * - `unknown-signer`: signed, but the signer's certificate or key is not available.
+ * - `invalid`: the content or the signature was altered (the content is withheld).
+ * - `none`: not signed.
+ */
+export type SignatureStatus =
+  'valid' | 'signer-mismatch' | 'untrusted' | 'unknown-signer' | 'invalid' | 'none';
 
 /** An X.509 certificate, described for people and for machines. */
 export interface CertificateInfo {
@@ -41,7 +54,11 @@ export interface SignatureReport {
   status: SignatureStatus;
   /** Signer's e-mail address, from the certificate or the OpenPGP user ID. */
   signer: string | null;
-  /** Whether the message's From address is the signer's (null when there is no signer). */
+  /**
+   * Whether the message's From address is the signer's: false when it is another address or there
+   * is no From address; null when there is no signer. `status` already says it (`valid` only when
+   * true): consumers need not check this.
+   */
   fromMatches: boolean | null;
   signedAt: string | null;
   /** The signer's certificate (S/MIME). */
@@ -55,6 +72,17 @@ export interface SignatureReport {
   signatureAlgorithm: string | null;
   /** Everything that keeps the status from being `valid`, and anything else worth knowing. */
   problems: string[];
+}
+
+/**
+ * A trusted good signature is `valid` only when its signer is the From address, else
+ * `signer-mismatch` (and back, when the From is judged again): the one place the rule lives.
+ * `openMessage` applies it to every signature it reports; the S/MIME and OpenPGP halves' own
+ * verdicts (`valid` = good and trusted) know no From and are not bound until then.
+ */
+export function bindToFrom(report: SignatureReport): void {
+  if (report.status === 'valid' || report.status === 'signer-mismatch')
+    report.status = report.fromMatches === true ? 'valid' : 'signer-mismatch';
 }
 
 /** A report with nothing known yet but its status (filled in by the S/MIME and OpenPGP halves). */

@@ -168,7 +168,9 @@ function Envelope({ meta, report }: { meta: PickupMetadata; report: OpenedMessag
       <h1 class="subject">{(report?.subject ?? meta.subject) || '(no subject)'}</h1>
       <dl>
         <dt>From</dt>
-        <dd>{report?.from || meta.sender}</dd>
+        {/* The message's own From once it is open: never the submitting account's address in its
+            place, which no signature binds. */}
+        <dd>{report ? report.from || `No sender address (submitted by ${meta.sender})` : meta.sender}</dd>
         <dt>To</dt>
         <dd>{report?.to.join(', ') || meta.recipient}</dd>
         {report?.date && (

@@ -3,73 +3,13 @@
  * dialog (subject, issuer chain, validity, fingerprints, key usage).
  */
 import { useRef } from 'preact/hooks';
-import type { CertificateInfo, OpenedMessage, SignatureReport } from '../core/index.ts';
+import type { CertificateInfo, OpenedMessage } from '../core/index.ts';
+import { verdict } from './verdict.ts';
 import { formatDate } from './words.ts';
-
-interface Verdict {
-  tone: 'good' | 'warn' | 'bad' | 'neutral';
-  icon: string;
-  headline: string;
-  detail: string;
-}
-
-export function verdict(s: SignatureReport, encrypted: boolean): Verdict {
-  const who = s.signer ?? 'an unknown signer';
-  switch (s.status) {
-    case 'valid':
-      if (s.fromMatches === false)
-        return {
-          tone: 'warn',
-          icon: '⚠',
-          headline: `Signed by ${who} — but the message claims to be from someone else`,
-          detail:
-            'The signature is good, but the signer is not the address in the From line. Someone may be impersonating the sender.',
-        };
-      return {
-        tone: 'good',
-        icon: '✔',
-        headline: `Signed by ${who} — verified`,
-        detail:
-          'The signature is good and the signer’s certificate is trusted. The message was not changed after it was signed.',
-      };
-    case 'untrusted':
-      return {
-        tone: 'warn',
-        icon: '⚠',
-        headline: `Signed by ${who} — not verified`,
-        detail:
-          'The signature is intact, but the signer’s certificate or key is not one you trust. Anyone can create a certificate in any name.',
-      };
-    case 'unknown-signer':
-      return {
-        tone: 'warn',
-        icon: '?',
-        headline: 'Signed by an unknown signer — not verified',
-        detail:
-          'The message is signed, but the signer’s key is not available, so the signature cannot be checked.',
-      };
-    case 'invalid':
-      return {
-        tone: 'bad',
-        icon: '✖',
-        headline: 'Invalid signature — the message was altered',
-        detail: 'The content or the signature was changed after signing. The content is not shown.',
-      };
-    default:
-      return {
-        tone: 'neutral',
-        icon: encrypted ? '🔒' : '•',
-        headline: encrypted ? 'Encrypted, not signed' : 'Not signed',
-        detail: encrypted
-          ? 'Only you could read this message, but it carries no signature that proves who wrote it.'
-          : 'Nothing proves who wrote this message.',
-      };
-  }
-}
 
 export function SignaturePanel({ report }: { report: OpenedMessage }) {
   const s = report.signature;
-  const v = verdict(s, report.encrypted);
+  const v = verdict(s, report.encrypted, report.from);
   const dialog = useRef<HTMLDialogElement>(null);
   const cert = s.certificate;
   return (
@@ -83,6 +23,7 @@ export function SignaturePanel({ report }: { report: OpenedMessage }) {
             {v.headline}
           </p>
           <p class="signature-detail">{v.detail}</p>
+          {v.next && <p class="next">{v.next}</p>}
           {s.problems.length > 0 && (
             <ul class="signature-problems">
               {s.problems.map((p) => (

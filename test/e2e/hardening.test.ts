@@ -50,6 +50,26 @@ describe.skipIf(!ready)('receiver e2e: hardening (issue 10)', () => {
     await context.close();
   });
 
+  it('a signed message without a From address is never "verified", nor shown as from the submitter', async () => {
+    const { page, context } = await track();
+    for (const from of [null, 'Alice Example']) {
+      const text = corpus('01-smime-signed-detached.eml').toString('latin1');
+      const eml =
+        from === null
+          ? text.replace(/^From: [^\r\n]*\r?\n/, '')
+          : text.replace(/^From: [^\r\n]*/, `From: ${from}`);
+      const d = await deliver(e.t, eml);
+      await page.goto(d.link);
+      await waitShown(page);
+      const sig = await signatureText(page);
+      expect(sig).not.toMatch(/— verified/);
+      expect(sig).toMatch(/Signed by alice@example.org — but the message names no sender/);
+      expect(await page.locator('.signature .next').innerText()).toMatch(/another channel/);
+      expect(await page.locator('.envelope').innerText()).toMatch(/No sender address \(submitted by /);
+    }
+    await context.close();
+  });
+
   it('no page error, and no request carried a link secret', () => {
     expect(errors).toEqual([]);
     expect(secretLeaks(e)).toEqual([]);

@@ -87,7 +87,11 @@ export function compare(expected: Expected, observed: Observed | { error: string
   };
   eq('protocol', observed.protocol, expected.protocol);
   eq('encrypted', observed.encrypted, expected.encrypted);
-  eq('signature', observed.signature, expected.signature);
+  // The shared corpus predates the `signer-mismatch` status (issue 10): there a good, trusted
+  // signature whose signer is not the From address is `valid` with `fromMatches: false`.
+  const wantSignature =
+    expected.signature === 'valid' && expected.fromMatches === false ? 'signer-mismatch' : expected.signature;
+  eq('signature', observed.signature, wantSignature);
   if (expected.signer !== undefined && expected.signer !== null)
     eq('signer', observed.signer, expected.signer);
   if (expected.fromMatches !== undefined) eq('fromMatches', observed.fromMatches, expected.fromMatches);
