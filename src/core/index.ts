@@ -35,7 +35,7 @@ export {
   importKeyFiles,
   sniffKeyFile,
 } from './keyfile.ts';
-export type { ImportOptions, KeyFileKind } from './keyfile.ts';
+export type { GenerateKind, ImportOptions, KeyFileKind } from './keyfile.ts';
 export { safeFilename } from './mime/content.ts';
 export { wkdHash, wkdUrls, zBase32 } from './wkd.ts';
 export type { WkdUrls } from './wkd.ts';

@@ -140,16 +140,23 @@ export async function exportPrivateKey(
   });
 }
 
-/** Generates a new key pair for `email`: OpenPGP (with its public key) or S/MIME (self-signed). */
-export async function generateIdentity(
-  kind: 'openpgp' | 'smime',
-  name: string,
-  email: string,
-): Promise<KeyEntry[]> {
+/** What key generation can make. */
+export type GenerateKind = 'openpgp' | 'smime' | 'smime-pq';
+
+/**
+ * Generates a new key pair for `email`: OpenPGP (with its public key), S/MIME (RSA, self-signed),
+ * or post-quantum S/MIME (ML-KEM-768 for encryption, certified by an ML-DSA-65 signing key; the
+ * encryption identity first).
+ */
+export async function generateIdentity(kind: GenerateKind, name: string, email: string): Promise<KeyEntry[]> {
   try {
     if (kind === 'openpgp') {
       const { generateOpenPgpIdentity } = await import('./openpgp/generate.ts');
       return await generateOpenPgpIdentity(name, email);
+    }
+    if (kind === 'smime-pq') {
+      const { generatePostQuantumIdentity } = await import('./smime/generate-pq.ts');
+      return await generatePostQuantumIdentity(name, email);
     }
     const { generateSmimeIdentity } = await import('./smime/generate.ts');
     return [await generateSmimeIdentity(name, email)];

@@ -1,7 +1,7 @@
 /**
  * The page's side of the crypto worker: one request at a time per call, answers matched by id.
  */
-import type { CertificateInfo, KeyEntry, OpenedMessage } from '../core/index.ts';
+import type { CertificateInfo, GenerateKind, KeyEntry, OpenedMessage } from '../core/index.ts';
 import type { WorkerError, WorkerRequest, WorkerResponse } from './protocol.ts';
 
 export class CryptoError extends Error {
@@ -121,8 +121,23 @@ export class CryptoClient {
     return result;
   }
 
-  importKey(bytes: Uint8Array, passphrase: string | undefined, trusted: boolean): Promise<KeyEntry[]> {
-    return this.#call({ op: 'import', bytes, trusted, ...(passphrase !== undefined ? { passphrase } : {}) });
+  /**
+   * Reads key files chosen together: PKCS#12, OpenPGP keys, certificates, and PKCS#8 private keys
+   * (paired with their certificate among the files or among `known`, certificates already kept).
+   */
+  importKeys(
+    files: Uint8Array[],
+    passphrase: string | undefined,
+    trusted: boolean,
+    known: Uint8Array[] = [],
+  ): Promise<KeyEntry[]> {
+    return this.#call({
+      op: 'import',
+      files,
+      certificates: known,
+      trusted,
+      ...(passphrase !== undefined ? { passphrase } : {}),
+    });
   }
 
   exportKey(
@@ -132,7 +147,7 @@ export class CryptoClient {
     return this.#call({ op: 'export', entry, passphrase });
   }
 
-  generate(kind: 'openpgp' | 'smime', name: string, email: string): Promise<KeyEntry[]> {
+  generate(kind: GenerateKind, name: string, email: string): Promise<KeyEntry[]> {
     return this.#call({ op: 'generate', kind, name, email });
   }
 

@@ -2,10 +2,11 @@
  * The recipient's keys and trusted authorities: list, import, export, delete, generate and publish.
  */
 import { useEffect, useState } from 'preact/hooks';
-import type { KeyEntry } from '../core/index.ts';
+import type { CertificateInfo, GenerateKind, KeyEntry } from '../core/index.ts';
 import { publishKey } from './api.ts';
 import { CryptoError, type CryptoClient } from './crypto-client.ts';
 import { KeystoreError, type Keystore, type ListedEntry } from './keystore.ts';
+import { CertificateDetails } from './signature.tsx';
 import { explainOpenError } from './words.ts';
 
 const TYPE_NAMES: Record<KeyEntry['type'], string> = {
@@ -59,6 +60,7 @@ export function KeysPage(props: KeysPageProps) {
   const [status, setStatus] = useState<string | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [busy, setBusy] = useState(false);
+  const [details, setDetails] = useState<{ label: string; info: CertificateInfo } | null>(null);
 
   const refresh = async (): Promise<void> => {
     setEntries(await keystore.list());
@@ -104,14 +106,15 @@ export function KeysPage(props: KeysPageProps) {
     ev.preventDefault();
     const form = ev.currentTarget as HTMLFormElement;
     void run(async () => {
-      const file = (form.elements.namedItem('keyfile') as HTMLInputElement).files?.[0];
-      if (!file) throw new Error('Choose a key file first.');
+      const chosen = [...((form.elements.namedItem('keyfile') as HTMLInputElement).files ?? [])];
+      if (chosen.length === 0) throw new Error('Choose a key file first.');
       const trusted = (form.elements.namedItem('trusted') as HTMLInputElement).checked;
       const passphrase = formValue(form, 'passphrase');
-      const imported = await crypto.importKey(
-        new Uint8Array(await file.arrayBuffer()),
+      const imported = await crypto.importKeys(
+        await Promise.all(chosen.map(async (f) => new Uint8Array(await f.arrayBuffer()))),
         passphrase || undefined,
         trusted,
+        await keystore.certificates(),
       );
       if (
         imported.some((e) => e.type === 'smime-private' || e.type === 'openpgp-private') &&
@@ -126,7 +129,7 @@ export function KeysPage(props: KeysPageProps) {
       }
       await keystore.add(imported);
       form.reset();
-      return `Imported ${imported.length} ${imported.length === 1 ? 'item' : 'items'} from ${file.name}.`;
+      return `Imported ${imported.length} ${imported.length === 1 ? 'item' : 'items'} from ${chosen.map((f) => f.name).join(', ')}.`;
     });
   };
 
@@ -157,6 +160,15 @@ export function KeysPage(props: KeysPageProps) {
     });
   };
 
+  const onDetails = (item: ListedEntry) => {
+    void run(async () => {
+      const entry = await keystore.entry(item.type, item.id);
+      if (!entry) throw new KeystoreError('locked', 'Unlock the keyring first.');
+      if (entry.type !== 'certificate' && entry.type !== 'smime-private') return;
+      setDetails({ label: item.label, info: await crypto.describeCertificate(entry.certificate) });
+    });
+  };
+
   const onDelete = (item: ListedEntry) => {
     if (!window.confirm(`Delete “${item.label}” from this browser? This cannot be undone.`)) return;
     void run(async () => {
@@ -176,7 +188,7 @@ export function KeysPage(props: KeysPageProps) {
     const form = ev.currentTarget as HTMLFormElement;
     void run(async () => {
       if (!keystore.unlocked) throw new KeystoreError('locked', 'Unlock or create the keyring first.');
-      const kind = formValue(form, 'kind') as 'openpgp' | 'smime';
+      const kind = formValue(form, 'kind') as GenerateKind;
       const email = formValue(form, 'email').trim();
       const name = formValue(form, 'name').trim();
       if (!/^[^@\s]+@[^@\s]+$/.test(email)) throw new Error('Type a valid e-mail address.');
@@ -184,6 +196,7 @@ export function KeysPage(props: KeysPageProps) {
       await keystore.add(generated);
       let published = '';
       if (props.delivery && (form.elements.namedItem('publish') as HTMLInputElement).checked) {
+        // The first S/MIME identity is the one to encrypt to (post-quantum: the ML-KEM certificate).
         const priv = generated.find((e) => e.type === 'smime-private' || e.type === 'openpgp-public');
         if (priv?.type === 'smime-private')
           await publishKey(props.delivery.id, props.delivery.secret, {
@@ -194,7 +207,12 @@ export function KeysPage(props: KeysPageProps) {
           await publishKey(props.delivery.id, props.delivery.secret, { kind: 'openpgp', data: priv.armored });
         published = ' Its public part is published, so senders can encrypt to you.';
       }
-      return `Generated a new ${kind === 'openpgp' ? 'OpenPGP' : 'S/MIME'} key for ${email}.${published}`;
+      const what = {
+        openpgp: 'OpenPGP key',
+        smime: 'S/MIME key',
+        'smime-pq': 'post-quantum S/MIME key pair (ML-KEM-768 for encryption, ML-DSA-65 for signing)',
+      }[kind];
+      return `Generated a new ${what} for ${email}.${published}`;
     });
   };
 
@@ -258,6 +276,16 @@ export function KeysPage(props: KeysPageProps) {
         </p>
       )}
 
+      {details && (
+        <dialog open class="cert-dialog" aria-labelledby="key-cert-title">
+          <h2 id="key-cert-title">Certificate of {details.label}</h2>
+          <CertificateDetails cert={details.info} />
+          <button type="button" onClick={() => setDetails(null)}>
+            Close
+          </button>
+        </dialog>
+      )}
+
       <section aria-labelledby="my-keys">
         <h2 id="my-keys">Private keys</h2>
         <EntryList
@@ -266,6 +294,7 @@ export function KeysPage(props: KeysPageProps) {
           onDelete={onDelete}
           onExport={onExport}
           onExportPublic={onExportPublic}
+          onDetails={onDetails}
           unlocked={keystore.unlocked}
         />
       </section>
@@ -281,6 +310,7 @@ export function KeysPage(props: KeysPageProps) {
           empty="None."
           onDelete={onDelete}
           onExportPublic={onExportPublic}
+          onDetails={onDetails}
           unlocked={keystore.unlocked}
         />
       </section>
@@ -292,6 +322,7 @@ export function KeysPage(props: KeysPageProps) {
           empty="None."
           onDelete={onDelete}
           onExportPublic={onExportPublic}
+          onDetails={onDetails}
           unlocked={keystore.unlocked}
         />
       </section>
@@ -299,11 +330,12 @@ export function KeysPage(props: KeysPageProps) {
       <form class="card" onSubmit={onImport}>
         <h2>Import</h2>
         <p>
-          A PKCS#12 file (.p12, .pfx — including older Windows exports), an OpenPGP key, or a certificate (PEM
-          or DER).
+          A PKCS#12 file (.p12, .pfx — including older Windows exports), an OpenPGP key, a certificate (PEM or
+          DER), or a PKCS#8 private key (PEM or DER; RSA, EC, X25519/X448, Ed25519/Ed448, ML-KEM, ML-DSA,
+          SLH-DSA) — choose its certificate together with it, or import the certificate first.
         </p>
         <label for="import-file">Key file</label>
-        <input id="import-file" name="keyfile" type="file" required />
+        <input id="import-file" name="keyfile" type="file" multiple required />
         <label for="import-passphrase">Passphrase</label>
         <input id="import-passphrase" name="passphrase" type="password" autocomplete="off" />
         <label class="checkbox">
@@ -323,6 +355,9 @@ export function KeysPage(props: KeysPageProps) {
         <select id="gen-kind" name="kind">
           <option value="openpgp">OpenPGP (Ed25519/Curve25519)</option>
           <option value="smime">S/MIME (RSA 2048, self-signed certificate)</option>
+          <option value="smime-pq">
+            S/MIME post-quantum (ML-KEM-768 for encryption, ML-DSA-65 for signing; certificates)
+          </option>
         </select>
         <label for="gen-name">Name</label>
         <input id="gen-name" name="name" type="text" autocomplete="name" />
@@ -358,6 +393,7 @@ function EntryList(props: {
   onDelete: (e: ListedEntry) => void;
   onExport?: (e: ListedEntry) => (ev: Event) => void;
   onExportPublic: (e: ListedEntry) => void;
+  onDetails: (e: ListedEntry) => void;
 }) {
   if (props.items.length === 0) return <p class="empty">{props.empty}</p>;
   return (
@@ -386,6 +422,11 @@ function EntryList(props: {
                 />
                 <button type="submit">Export</button>
               </form>
+            )}
+            {(item.type === 'certificate' || (item.type === 'smime-private' && !item.locked)) && (
+              <button type="button" onClick={() => props.onDetails(item)}>
+                Certificate
+              </button>
             )}
             {(!item.locked || item.type === 'certificate' || item.type === 'openpgp-public') && (
               <button type="button" onClick={() => props.onExportPublic(item)}>

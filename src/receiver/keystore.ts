@@ -272,6 +272,16 @@ export class Keystore {
     return (await this.entries()).find((e) => e.type === type && e.id === id) ?? null;
   }
 
+  /**
+   * The certificates kept in the clear (other people's, trust anchors): a PKCS#8 private key
+   * imported alone finds its certificate among them.
+   */
+  async certificates(): Promise<Uint8Array[]> {
+    const db = await this.#open();
+    const all = (await request(db.transaction('entries').objectStore('entries').getAll())) as StoredEntry[];
+    return all.flatMap((s) => (s.entry?.type === 'certificate' ? [s.entry.certificate] : []));
+  }
+
   /** Whether the store holds private keys the recipient could unlock. */
   async hasPrivateKeys(): Promise<boolean> {
     return (await this.list()).some((e) => isPrivate(e.type));

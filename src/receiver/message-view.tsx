@@ -10,7 +10,7 @@ import { Attachments } from './attachments.tsx';
 import { CryptoError, type CryptoClient } from './crypto-client.ts';
 import { HtmlBody } from './html-body.tsx';
 import { KeystoreError, type Keystore } from './keystore.ts';
-import { SignaturePanel } from './signature.tsx';
+import { SignaturePanel, plainAlgorithm } from './signature.tsx';
 import { explainOpenError, explainPickupError, formatBytes, formatDate, type Explained } from './words.ts';
 
 type Phase =
@@ -19,7 +19,7 @@ type Phase =
   | { kind: 'downloading'; done: number; total: number }
   | { kind: 'processing' }
   | { kind: 'need-key'; explained: Explained }
-  | { kind: 'need-password'; explained: Explained }
+  | { kind: 'need-password'; explained: Explained; preSharedKey: boolean }
   | { kind: 'error'; explained: Explained }
   | { kind: 'shown'; report: OpenedMessage };
 
@@ -106,7 +106,8 @@ export function MessageView(props: MessageViewProps) {
         e instanceof CryptoError ? e : new CryptoError({ code: 'internal', message: String(e), details: {} });
       const explained = explainOpenError(err.code, err.message, err.details);
       if (err.code === 'no-matching-key') setPhase({ kind: 'need-key', explained });
-      else if (err.code === 'bad-password') setPhase({ kind: 'need-password', explained });
+      else if (err.code === 'bad-password')
+        setPhase({ kind: 'need-password', explained, preSharedKey: err.details.preSharedKey === true });
       else {
         setPhase({ kind: 'error', explained });
         if (FINAL_ERRORS.has(err.code)) sendReceipt({ outcome: 'failed', detail: err.code });
@@ -155,7 +156,11 @@ export function MessageView(props: MessageViewProps) {
         />
       )}
       {phase.kind === 'need-password' && (
-        <PasswordPrompt explained={phase.explained} onSubmit={(password) => void attempt(password)} />
+        <PasswordPrompt
+          explained={phase.explained}
+          preSharedKey={phase.preSharedKey}
+          onSubmit={(password) => void attempt(password)}
+        />
       )}
       {phase.kind === 'shown' && <Shown report={phase.report} />}
     </article>
@@ -250,19 +255,20 @@ function KeyPrompt(props: {
   const importKey = async (ev: Event): Promise<void> => {
     ev.preventDefault();
     const form = ev.currentTarget as HTMLFormElement;
-    const file = (form.elements.namedItem('keyfile') as HTMLInputElement).files?.[0];
+    const chosen = [...((form.elements.namedItem('keyfile') as HTMLInputElement).files ?? [])];
     const passphrase = (form.elements.namedItem('passphrase') as HTMLInputElement).value;
-    if (!file) {
+    if (chosen.length === 0) {
       setError('Choose your key file first.');
       return;
     }
     setBusy(true);
     setError(null);
     try {
-      const entries = await crypto.importKey(new Uint8Array(await file.arrayBuffer()), passphrase, false);
+      const files = await Promise.all(chosen.map(async (f) => new Uint8Array(await f.arrayBuffer())));
+      const entries = await crypto.importKeys(files, passphrase, false, await keystore.certificates());
       if (!entries.some((e) => e.type === 'smime-private' || e.type === 'openpgp-private')) {
         setError(
-          'That file holds no private key. Choose the file that contains your private key (.p12, .pfx or an OpenPGP secret key).',
+          'That file holds no private key. Choose the file that contains your private key (.p12, .pfx, a PKCS#8 private key with its certificate, or an OpenPGP secret key).',
         );
         return;
       }
@@ -338,9 +344,14 @@ function KeyPrompt(props: {
             id="key-file"
             name="keyfile"
             type="file"
-            accept=".p12,.pfx,.asc,.gpg,.pgp,.key,application/x-pkcs12"
+            multiple
+            accept=".p12,.pfx,.asc,.gpg,.pgp,.key,.pem,.der,.p8,.crt,.cer,application/x-pkcs12"
             required
           />
+          <p class="hint">
+            A PKCS#12 file, an OpenPGP secret key, or a PKCS#8 private key (PEM or DER) — choose its
+            certificate with it.
+          </p>
           <label for="key-passphrase">Passphrase</label>
           <input id="key-passphrase" name="passphrase" type="password" autocomplete="off" />
           <label class="checkbox">
@@ -369,9 +380,12 @@ function KeyPrompt(props: {
 
 function PasswordPrompt({
   explained,
+  preSharedKey,
   onSubmit,
 }: {
   explained: Explained;
+  /** A KEKRecipientInfo: the recipient types the shared key (hex or base64), not a password. */
+  preSharedKey: boolean;
   onSubmit: (password: string) => void;
 }) {
   return (
@@ -390,8 +404,15 @@ function PasswordPrompt({
         <p>{explained.text}</p>
         <p class="next">{explained.next}</p>
       </div>
-      <label for="message-password">Message password</label>
-      <input id="message-password" name="password" type="password" autocomplete="off" required />
+      <label for="message-password">{preSharedKey ? 'Pre-shared key' : 'Message password'}</label>
+      <input
+        id="message-password"
+        name="password"
+        type="password"
+        autocomplete="off"
+        spellcheck={false}
+        required
+      />
       <div class="buttons">
         <button type="submit" class="primary">
           Open message
@@ -401,10 +422,22 @@ function PasswordPrompt({
   );
 }
 
+/** How each encrypted layer was opened, in words: "ML-KEM-768 (post-quantum, HKDF-SHA256), AES-256-GCM". */
+function EncryptionNote({ report }: { report: OpenedMessage }) {
+  const lines = report.layers.flatMap((l) => {
+    if (l.kind !== 'encrypted' || !l.openedBy) return [];
+    const r = l.recipients[l.openedBy.recipient];
+    return [`${r ? `${plainAlgorithm(r.algorithm)}, ` : ''}${l.contentAlgorithm}`];
+  });
+  if (lines.length === 0) return null;
+  return <p class="encryption-note">Encrypted with {lines.join('; inside it, ')}.</p>;
+}
+
 function Shown({ report }: { report: OpenedMessage }) {
   return (
     <>
       <SignaturePanel report={report} />
+      <EncryptionNote report={report} />
       {report.signature.status !== 'invalid' && (
         <section class="body" aria-label="Message">
           {report.html !== null ? (

@@ -98,11 +98,23 @@ export function CertificateDetails({ cert }: { cert: CertificateInfo }) {
         <code>{groupHex(cert.sha1Fingerprint)}</code>
       </dd>
       <dt>Key</dt>
-      <dd>{cert.publicKeyAlgorithm}</dd>
+      <dd>{plainAlgorithm(cert.publicKeyAlgorithm)}</dd>
+      <dt>Signed with</dt>
+      <dd>{plainAlgorithm(cert.signatureAlgorithm)}</dd>
       <dt>Key usage</dt>
       <dd>{[...cert.keyUsage, ...cert.extendedKeyUsage].join(', ') || '—'}</dd>
     </dl>
   );
+}
+
+/**
+ * An algorithm's name as people should read it: the post-quantum ones (FIPS 203/204/205) say so,
+ * "ML-KEM-768 (post-quantum)"; the others as they are ("Ed25519", "RSA 2048", "X25519").
+ */
+export function plainAlgorithm(name: string): string {
+  if (!/^(Hash)?(ML-KEM|ML-DSA|SLH-DSA)-/.test(name)) return name;
+  const m = /^(\S+) \((.+)\)$/.exec(name);
+  return m ? `${m[1]} (post-quantum, ${m[2]})` : `${name} (post-quantum)`;
 }
 
 export function groupHex(hex: string): string {

@@ -24,6 +24,13 @@ export function explainOpenError(code: string, message: string, details: Record<
       };
     }
     case 'bad-password':
+      if (details.preSharedKey)
+        // KEKRecipientInfo: core's sentence says whether the key is missing, malformed or wrong.
+        return {
+          title: 'This message is encrypted with a pre-shared key',
+          text: message,
+          next: `Type the key you agreed on with the sender${details.keyBits ? ` (${String(details.keyBits)} bits)` : ''}, in hexadecimal or base64. If you do not have it, ask the sender — not by e-mail.`,
+        };
       return details.passwordRequired
         ? {
             title: 'This message is protected by a password',

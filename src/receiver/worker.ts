@@ -9,7 +9,7 @@ import {
   describeCertificateDer,
   exportPrivateKey,
   generateIdentity,
-  importKeyFile,
+  importKeyFiles,
   openMessage,
   type KeyEntry,
   type PreparedMessage,
@@ -132,8 +132,9 @@ async function handle(req: WorkerRequest): Promise<void> {
       return run(req.id, req.entries, req.password);
     case 'import':
       return respond(req.id, () =>
-        importKeyFile(req.bytes, {
+        importKeyFiles(req.files, {
           trusted: req.trusted,
+          certificates: req.certificates,
           ...(req.passphrase !== undefined ? { passphrase: req.passphrase } : {}),
         }),
       );
