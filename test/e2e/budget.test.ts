@@ -90,4 +90,23 @@ describe('receiver first-load budget', () => {
     );
     for (const f of pgp) expect(halves.smime).not.toContain(f);
   });
+
+  it('the noble libraries (post-quantum, Ed448/X448, ChaCha20-Poly1305) load only for what needs them', () => {
+    // What opening any S/MIME message loads before it knows its algorithms: the S/MIME half's
+    // entries the worker imports (but post-quantum key generation's), with their static imports.
+    const lazy = /^assets\/smime-(ml-kem|ml-dsa|slh-dsa|ed448|chacha|generate-pq)-/;
+    const smimeFirst = closure(
+      dynamicImports(worker).filter((f) => /^assets\/smime-/.test(f) && !lazy.test(f)),
+      staticImports,
+    );
+    const assets = readdirSync(join(OUT, 'assets')).map((f) => `assets/${f}`);
+    const names = ['ml-kem', 'ml-dsa', 'slh-dsa', 'ed448', 'chacha', 'generate-pq'];
+    for (const n of names)
+      expect(
+        assets.some((f) => f.startsWith(`assets/smime-${n}-`)),
+        `a chunk of its own for ${n}`,
+      ).toBe(true);
+    for (const f of smimeFirst) expect(f, `${f} loads with every S/MIME message`).not.toMatch(lazy);
+    for (const f of firstLoad) expect(f).not.toMatch(lazy);
+  });
 });
