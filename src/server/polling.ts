@@ -4,6 +4,7 @@
  * back full; stop waits for the round in flight. Subclasses claim and process one batch in `tick`.
  */
 import type { ServerContext } from './context.ts';
+import { asStoreFault } from './store/faults.ts';
 
 export interface PollingWorkerOptions {
   pollMs?: number;
@@ -16,6 +17,8 @@ export abstract class PollingWorker {
   private current: Promise<void> | null = null;
   private stopped = false;
   private again = false;
+  /** The last round failed with a store fault (logged once until a round succeeds). */
+  private faulted = false;
   protected readonly pollMs: number;
   protected readonly leaseMs: number;
   protected readonly batch: number;
@@ -72,7 +75,18 @@ export abstract class PollingWorker {
       .then((full) => {
         if (full) this.again = true;
       })
-      .catch((err: unknown) => this.ctx.logger.error({ err }, `${this.name} failed`))
+      .then(() => {
+        if (this.faulted) this.ctx.logger.info(`${this.name}: the store answers again`);
+        this.faulted = false;
+      })
+      .catch((err: unknown) => {
+        // A full disk or a database outage: say so once, keep polling; the round is retried.
+        const fault = asStoreFault(err);
+        if (!fault) this.ctx.logger.error({ err }, `${this.name} failed`);
+        else if (!this.faulted)
+          this.ctx.logger.warn({ code: fault.code, err }, `${this.name}: store fault, retrying`);
+        this.faulted = fault !== null;
+      })
       .finally(() => {
         this.current = null;
         const again = this.again;

@@ -6,6 +6,7 @@
  * row to one of them.
  */
 import type { ServerContext } from './context.ts';
+import { asStoreFault } from './store/faults.ts';
 
 const DAY_MS = 86_400_000;
 /** Rows per retention batch: short transactions, however much history has piled up. */
@@ -28,7 +29,11 @@ export class PurgeWorker {
   runOnce(): Promise<void> {
     if (this.current) return this.current;
     this.current = this.pass()
-      .catch((err: unknown) => this.ctx.logger.error({ err }, 'purge failed'))
+      .catch((err: unknown) =>
+        asStoreFault(err)
+          ? this.ctx.logger.warn({ err }, 'purge not done: store fault, retried at the next pass')
+          : this.ctx.logger.error({ err }, 'purge failed'),
+      )
       .finally(() => {
         this.current = null;
       });

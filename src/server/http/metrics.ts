@@ -21,12 +21,16 @@ export interface Metrics {
  * One call in flight at a time: the gauges of one scrape (collected concurrently) share one store
  * query instead of running it once per gauge.
  */
-function shared<T>(fn: () => Promise<T>): () => Promise<T> {
-  let pending: Promise<T> | null = null;
+function shared<T>(fn: () => Promise<T>): () => Promise<T | null> {
+  let pending: Promise<T | null> | null = null;
   return () => {
-    pending ??= fn().finally(() => {
-      pending = null;
-    });
+    // A store that does not answer (an outage) leaves these gauges out of the scrape; the rest
+    // of /metrics is still served.
+    pending ??= fn()
+      .catch(() => null)
+      .finally(() => {
+        pending = null;
+      });
     return pending;
   };
 }
@@ -103,6 +107,7 @@ export function createMetrics(store: Store, disk?: DiskSpace): Metrics {
     registers: [registry],
     async collect() {
       const s = await mailStats();
+      if (!s) return;
       this.set({ state: 'queued' }, s.queued);
       this.set({ state: 'sent' }, s.sent);
       this.set({ state: 'failed' }, s.failed);
@@ -114,7 +119,8 @@ export function createMetrics(store: Store, disk?: DiskSpace): Metrics {
     help: 'Age of the oldest queued mail (0 when none): a stuck upstream shows here',
     registers: [registry],
     async collect() {
-      this.set(ageSeconds((await mailStats()).oldestQueuedAt));
+      const s = await mailStats();
+      if (s) this.set(ageSeconds(s.oldestQueuedAt));
     },
   });
   const forwardStats = shared(() => store.forwards.stats());
@@ -125,6 +131,7 @@ export function createMetrics(store: Store, disk?: DiskSpace): Metrics {
     registers: [registry],
     async collect() {
       const s = await forwardStats();
+      if (!s) return;
       this.set({ state: 'queued' }, s.queued);
       this.set({ state: 'sent' }, s.sent);
       this.set({ state: 'failed' }, s.failed);
@@ -135,7 +142,8 @@ export function createMetrics(store: Store, disk?: DiskSpace): Metrics {
     help: 'Age of the oldest queued relay forward (0 when none): a stuck upstream shows here',
     registers: [registry],
     async collect() {
-      this.set(ageSeconds((await forwardStats()).oldestQueuedAt));
+      const s = await forwardStats();
+      if (s) this.set(ageSeconds(s.oldestQueuedAt));
     },
   });
   return m;

@@ -52,6 +52,12 @@ export const reply = {
     ),
   localError: () =>
     new SmtpReply(451, '4.3.0', 'Local error: the message was not stored; please try again later.'),
+  authUnavailable: () =>
+    new SmtpReply(
+      454,
+      '4.7.0',
+      'Temporary authentication failure: the store is unavailable; try again later.',
+    ),
   insufficientStorage: () =>
     new SmtpReply(452, '4.3.1', 'Insufficient system storage: the message was not stored; try again later.'),
   unavailable: () =>

@@ -22,6 +22,7 @@ import { classifyMessage } from '../../core/index.ts';
 import { clientBucket } from '../client-bucket.ts';
 import type { ServerContext } from '../context.ts';
 import { hashToken, randomId } from '../secrets.ts';
+import { asStoreFault } from '../store/faults.ts';
 import type { SenderRecord } from '../store/port.ts';
 import { HEAD_BYTES, SubmissionService, normalizeEmail } from '../submit/service.ts';
 import { ChunkReader } from './reader.ts';
@@ -124,7 +125,7 @@ export class RelayServer {
       onAuth: (auth, session, cb) =>
         void this.onAuth(auth, session).then(
           (r) => cb(null, r),
-          (e: unknown) => cb(toSmtpReply(e)),
+          (e: unknown) => cb(asStoreFault(e) ? reply.authUnavailable() : toSmtpReply(e)),
         ),
       onMailFrom: (address, session, cb) =>
         void this.onMailFrom(address, session).then(

@@ -75,12 +75,21 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
     max: options.poolSize ?? 10,
     types: int8AsNumber(),
     keepAlive: true,
-    connectionTimeoutMillis: 30_000,
+    // A database that does not answer fails a request with 503 after this, rather than holding it.
+    connectionTimeoutMillis: 10_000,
     application_name: 'sealpost',
     // 201/250 promise durability: never let a server-wide synchronous_commit=off weaken a commit.
     options: `-c synchronous_commit=on${options.schema ? ` -c search_path=${options.schema}` : ''}`,
   });
   pool.on('error', (err) => options.onError?.(err));
+  // pg-pool listens for errors only on idle clients: a client checked out for a transaction (Kysely
+  // holds one from BEGIN to COMMIT) has no 'error' listener, and when PostgreSQL terminates its
+  // backend (57P01: pg_terminate_backend, a restart, a failover) the client emits 'error' and the
+  // whole node exits on the unhandled event. Every client gets a listener for its whole life; the
+  // query in flight fails by itself, and pg-pool drops the client when it is released (not queryable).
+  pool.on('connect', (client) => {
+    client.on('error', (err) => options.onError?.(err));
+  });
   const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   try {
     return await createStore({

@@ -21,6 +21,7 @@ import { SqlCounters, type Counters } from './counters.ts';
 import type { StoreDb } from './db.ts';
 import { SqlDeliveries, type Deliveries } from './deliveries.ts';
 import type { Dialect } from './dialect.ts';
+import { StoreFault, UNAVAILABLE_MESSAGE } from './faults.ts';
 import { SqlDirectory, type Directory } from './directory.ts';
 import { SqlForwardQueue, type ForwardQueue } from './forward-queue.ts';
 import { SqlLocalMailbox, type LocalMailbox } from './local-mailbox.ts';
@@ -114,7 +115,18 @@ export async function createStore(parts: {
     schemaVersion: () => schemaVersion(parts.kysely),
     recover: () => parts.blobs.recover(parts.kysely, ownedBodies(parts.kysely)),
     async ping() {
-      await sql`SELECT 1`.execute(parts.kysely);
+      // Bounded: a database that does not answer must not hold /readyz open.
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          sql`SELECT 1`.execute(parts.kysely),
+          new Promise((_, reject) => {
+            timer = setTimeout(() => reject(new StoreFault('unavailable', UNAVAILABLE_MESSAGE)), 3000);
+          }),
+        ]);
+      } finally {
+        clearTimeout(timer);
+      }
     },
     close: () => (closed ??= parts.close()),
   };
