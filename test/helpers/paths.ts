@@ -46,6 +46,24 @@ export function provided(what: string, present: boolean, missing: string, env = 
   return false;
 }
 
+/**
+ * A guard for what needs root (a tmpfs mount, a private mount namespace): a developer who runs the
+ * tests as another user may not have it, so that is a loud skip. As root (as `npm test` runs in CI)
+ * the capability must work: a failing probe throws, so the file fails instead of being skipped.
+ * `problem` returns null when the capability works, else why not.
+ */
+export function requireRoot(what: string, problem: () => string | null): boolean {
+  const line = '*'.repeat(78);
+  if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+    console.warn(`\n${line}\n* SKIPPED (not root): ${what}\n* these tests need root privileges.\n${line}\n`);
+    return false;
+  }
+  const why = problem();
+  if (why !== null)
+    throw new Error(`${what}: ${why}. As root this must work; a missing capability fails the run.`);
+  return true;
+}
+
 export function requireFixtures(what: string): boolean {
   return provided(what, hasFixtures, 'test/fixtures/generated is missing; run bash test/fixtures/make.sh');
 }

@@ -3,8 +3,8 @@
  * writer must notice short writes (writev() writes what fits and Node reports ENOSPC only on the
  * next call), answer 507 / SMTP 452 4.3.1 with nothing left on disk, report not-ready under the
  * --min-free-space reserve, and take messages again once space is freed. Recipients still open a
- * message whose "opened" state cannot be recorded. Without mount (not root, no tmpfs) the file is
- * skipped LOUDLY, naming why.
+ * message whose "opened" state cannot be recorded. Not as root the file is skipped LOUDLY; as root
+ * a failing mount fails it.
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -14,19 +14,17 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { outbox, linkIn, sleep, startTestServer, storedFiles, submit, type TestServer } from './helpers.ts';
 import { sendWithNodemailer } from './relay/helpers.ts';
+import { requireRoot } from '../helpers/paths.ts';
 
 const mnt = await mkdtemp(join(tmpdir(), 'sealpost-fulldisk-'));
-const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=6m,mode=0700', 'tmpfs', mnt], {
-  encoding: 'utf8',
+const mounted = requireRoot(`full-disk tests (a small tmpfs at ${mnt})`, () => {
+  const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=6m,mode=0700', 'tmpfs', mnt], {
+    encoding: 'utf8',
+  });
+  return mount.status === 0
+    ? null
+    : `cannot mount a tmpfs (${(mount.stderr || mount.error?.message || `exit ${mount.status}`).trim()})`;
 });
-const mounted = mount.status === 0;
-if (!mounted) {
-  const line = '*'.repeat(78);
-  console.warn(
-    `\n${line}\n* SKIPPED: full-disk tests — cannot mount a tmpfs at ${mnt}\n* (${(mount.stderr || mount.error?.message || `exit ${mount.status}`).trim()});` +
-      `\n* they need root (or CAP_SYS_ADMIN) and tmpfs.\n${line}\n`,
-  );
-}
 
 afterAll(async () => {
   if (mounted) spawnSync('umount', ['-l', mnt]);

@@ -14,7 +14,7 @@ import { decrypt, decryptKey, generateKey, readKey, readMessage, readPrivateKey,
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { wkdHash, wkdUrls } from '../../src/core/index.ts';
 import { ConfigError, loadConfig } from '../../src/server/config.ts';
-import { CORPUS, requireShared } from '../helpers/paths.ts';
+import { CORPUS, requireRoot, requireShared } from '../helpers/paths.ts';
 import {
   corpusMessage,
   linkIn,
@@ -209,15 +209,13 @@ describe.skipIf(!shared)('Web Key Directory server', () => {
 // ---------------------------------------------------------------------------------------------
 
 function namespaceProblem(): string | null {
-  if (spawnSync('gpg', ['--version']).status !== 0) return 'gpg is not installed';
+  if (spawnSync('gpg', ['--version']).status !== 0) return 'gpg is not installed (npm test installs it)';
   const r = spawnSync('unshare', ['-m', '--propagation', 'private', 'true']);
   if (r.status !== 0)
-    return `a private mount namespace (unshare -m, needs root) is not available here: ${String(r.stderr).trim()}`;
+    return `a private mount namespace (unshare -m) is not available: ${String(r.stderr).trim()}`;
   return null;
 }
-const nsProblem = namespaceProblem();
-if (nsProblem)
-  console.warn(`\n${'*'.repeat(78)}\n* SKIPPED: gpg --locate-keys by WKD: ${nsProblem}\n${'*'.repeat(78)}\n`);
+const nsReady = requireRoot('gpg --locate-keys by WKD (a private mount namespace)', namespaceProblem);
 
 /** A test CA and a server certificate for the names, made with openssl. */
 function makeTlsFiles(dir: string, names: string[]): { ca: string; cert: string; key: string } {
@@ -339,7 +337,7 @@ function run(
   });
 }
 
-describe.skipIf(!shared || nsProblem !== null)('GnuPG finds a published key by WKD', () => {
+describe.skipIf(!shared || !nsReady)('GnuPG finds a published key by WKD', () => {
   let t: TestServer;
   let dir: string;
   let proxy: Awaited<ReturnType<typeof tlsFrontProxy>>;
