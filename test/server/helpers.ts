@@ -73,6 +73,10 @@ export interface ReceivedMail {
   from: string;
   to: string[];
   raw: Buffer;
+  /** The `Received:` field the Sealpost relay added on top (forwarded mail), or null. */
+  trace: string | null;
+  /** The message as its sender sent it: `raw` after the relay's trace field. */
+  original: Buffer;
 }
 
 export interface SmtpSink {
@@ -97,6 +101,13 @@ export async function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** The Sealpost relay's `Received:` field (with its folded lines) at the top of a message, if any. */
+export function relayTrace(raw: Buffer): string | null {
+  const text = raw.subarray(0, 4096).toString('latin1');
+  const m = /^Received: [^\r\n]*(?:\r\n[ \t][^\r\n]*)*\r\n/.exec(text);
+  return m && m[0].includes('(Sealpost relay)') ? m[0] : null;
 }
 
 /** An SMTP server that keeps every message it receives. Not started until start(). */
@@ -127,10 +138,14 @@ export async function createSmtpSink(port?: number): Promise<SmtpSink> {
           const chunks: Buffer[] = [];
           stream.on('data', (c: Buffer) => chunks.push(c));
           stream.on('end', () => {
+            const raw = Buffer.concat(chunks);
+            const trace = relayTrace(raw);
             mails.push({
               from: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
               to: session.envelope.rcptTo.map((r) => r.address),
-              raw: Buffer.concat(chunks),
+              raw,
+              trace,
+              original: trace === null ? raw : raw.subarray(trace.length),
             });
             callback();
           });

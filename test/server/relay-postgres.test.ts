@@ -61,8 +61,8 @@ describe.skipIf(!hasPg)('SMTP relay forward queue on PostgreSQL', () => {
     });
     expect(r.response).toMatch(/^250 2\.0\.0 Queued as /);
     const { id } = idIn(r.response);
-    await waitUntil(() => up.mails.some((m) => m.raw.equals(raw)), 20_000, 'forwarded');
-    expect(up.mails.find((m) => m.raw.equals(raw))!.to).toEqual(['bob@example.net']);
+    await waitUntil(() => up.mails.some((m) => m.original.equals(raw)), 20_000, 'forwarded');
+    expect(up.mails.find((m) => m.original.equals(raw))!.to).toEqual(['bob@example.net']);
     // The refused recipient gets a bounce to the sender, queued and sent through the same table.
     await waitUntil(
       () => up.mails.some((m) => m.from === '' && m.to.includes('alice@example.org')),

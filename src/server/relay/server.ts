@@ -28,6 +28,7 @@ import { HEAD_BYTES, SubmissionService, normalizeEmail } from '../submit/service
 import { ChunkReader } from './reader.ts';
 import { reply, SmtpReply, toSmtpReply } from './replies.ts';
 import type { TlsMaterial } from './tls.ts';
+import { receivedHeader } from './trace.ts';
 
 export interface RelayOptions {
   tls: TlsMaterial;
@@ -351,10 +352,13 @@ export class RelayServer {
       await this.ctx.disk.assertRoom();
       const writer = await store.bodies.createWriter();
       try {
-        for await (const chunk of rest()) await writer.write(chunk);
-        const staged = await writer.finish();
         const now = this.ctx.now();
         const id = randomId(16);
+        // The trace field a relay adds (RFC 5321 §4.4); the message follows it byte for byte.
+        const trace = receivedHeader(session, { hostname: this.options.hostname, id, recipients, now });
+        await writer.write(new TextEncoder().encode(trace));
+        for await (const chunk of rest()) await writer.write(chunk);
+        const staged = await writer.finish();
         await store.forwards.enqueue(
           {
             id,

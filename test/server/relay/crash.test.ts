@@ -14,6 +14,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { randomId } from '../../../src/server/secrets.ts';
 import { openSqliteStore } from '../../../src/server/store/sqlite.ts';
 import { seedSender, spawnServe } from '../../helpers/serve.ts';
+import { relayTrace } from '../helpers.ts';
 import { createUpstream, idIn, sendWithNodemailer } from './helpers.ts';
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
@@ -104,7 +105,7 @@ describe('relay crash safety (kill -9 during a stream of SMTP messages)', () => 
     expect(diverted.size).toBeGreaterThan(0);
     expect(queued.size).toBeGreaterThan(0);
     expect(attempts).toBeGreaterThan(diverted.size + queued.size); // some were cut off by a kill
-    const delivered = new Set(up.mails.map((m) => sha(m.raw)));
+    const delivered = new Set(up.mails.map((m) => sha(m.original)));
     const store = await openSqliteStore({ dataDir: dir });
     try {
       for (const [id, digest] of diverted) {
@@ -117,10 +118,14 @@ describe('relay crash safety (kill -9 during a stream of SMTP messages)', () => 
       for (const [id, digest] of queued) {
         const f = await store.forwards.get(id);
         expect(f, `acknowledged forward ${id} is missing`).not.toBeNull();
-        expect(f!.sha256).toBe(digest);
         if (f!.state === 'queued') {
           stillQueued++;
-          expect(sha(await readAll(await store.forwards.openBody(id)))).toBe(digest);
+          // Stored as forwarded: the relay's Received: field, then the message byte for byte.
+          const stored = await readAll(await store.forwards.openBody(id));
+          expect(f!.sha256).toBe(sha(stored));
+          const trace = relayTrace(stored);
+          expect(trace, `forward ${id} has its trace field`).not.toBeNull();
+          expect(sha(stored.subarray(trace!.length))).toBe(digest);
         } else {
           expect(f!.state).toBe('sent');
           expect(delivered.has(digest), `forward ${id} reached the upstream intact`).toBe(true);

@@ -63,7 +63,11 @@ describe('SMTP relay forward queue', () => {
     expect(f.lastError).toMatch(/ECONNREFUSED|ESOCKET|ECONNECTION/);
     expect((await t.server.store.forwards.stats()).queued).toBe(3);
     await up.start();
-    await waitUntil(() => msgs.every((m) => up.mails.some((x) => x.raw.equals(m))), 20_000, 'all forwarded');
+    await waitUntil(
+      () => msgs.every((m) => up.mails.some((x) => x.original.equals(m))),
+      20_000,
+      'all forwarded',
+    );
     // The upstream's 250 comes just before the commit.
     for (const id of ids)
       await waitUntil(async () => (await t.server.store.forwards.get(id))!.state === 'sent', 5000, 'sent');
@@ -77,8 +81,8 @@ describe('SMTP relay forward queue', () => {
     const raw = plain('refused');
     const r = await send(t, raw, ['bob@example.net', 'nobody@example.net']);
     expect(r.ok).toBe(true);
-    await waitUntil(() => up.mails.some((m) => m.raw.equals(raw)), 10_000, 'forwarded to bob');
-    expect(up.mails.find((m) => m.raw.equals(raw))!.to).toEqual(['bob@example.net']);
+    await waitUntil(() => up.mails.some((m) => m.original.equals(raw)), 10_000, 'forwarded to bob');
+    expect(up.mails.find((m) => m.original.equals(raw))!.to).toEqual(['bob@example.net']);
     await waitUntil(
       () => up.mails.some((m) => m.from === '' && m.to.includes(t.senderEmail)),
       10_000,
@@ -103,7 +107,7 @@ describe('SMTP relay forward queue', () => {
     const raw = plain('expiring');
     const r = await send(t, raw, ['bob@example.net', 'later@example.net']);
     const { id } = idIn(r.response);
-    await waitUntil(() => up.mails.some((m) => m.raw.equals(raw)), 10_000, 'forwarded to bob');
+    await waitUntil(() => up.mails.some((m) => m.original.equals(raw)), 10_000, 'forwarded to bob');
     await waitUntil(async () => (await t.server.store.forwards.get(id))!.attempts >= 2, 10_000, 'retried');
     expect((await t.server.store.forwards.get(id))!.recipients).toEqual(['later@example.net']);
     await waitUntil(
@@ -124,7 +128,7 @@ describe('SMTP relay forward queue', () => {
     expect(text).toContain('Content-Type: text/rfc822-headers');
     expect(text).toContain('Message-ID: <expiring@example.org>');
     // Bob got it once: retries went to the deferred recipient only.
-    expect(up.mails.filter((m) => m.raw.equals(raw))).toHaveLength(1);
+    expect(up.mails.filter((m) => m.original.equals(raw))).toHaveLength(1);
   });
 
   it('bounces a message whose upstream stays down past its lifetime once the bounce can go', async () => {
@@ -146,6 +150,6 @@ describe('SMTP relay forward queue', () => {
       15_000,
       'bounce',
     );
-    expect(up.mails.some((m) => m.raw.equals(raw))).toBe(false);
+    expect(up.mails.some((m) => m.original.equals(raw))).toBe(false);
   });
 });

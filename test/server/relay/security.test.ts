@@ -290,7 +290,7 @@ describe('SMTP relay: trusted networks, connection limits, timeouts', () => {
       raw: p,
     });
     expect(idIn(r1.response).kind).toBe('queued');
-    await waitUntil(() => up.mails.some((m) => m.raw.equals(p)), 10_000, 'forwarded');
+    await waitUntil(() => up.mails.some((m) => m.original.equals(p)), 10_000, 'forwarded');
     const r2 = await sendWithNodemailer({
       port: t.smtpPort,
       from: t.senderEmail,
