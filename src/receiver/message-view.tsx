@@ -10,6 +10,13 @@ import { Attachments } from './attachments.tsx';
 import { CryptoError, type CryptoClient } from './crypto-client.ts';
 import { HtmlBody } from './html-body.tsx';
 import { KeystoreError, type Keystore } from './keystore.ts';
+import {
+  HUMAN_EVENTS,
+  awaitsHumanAction,
+  receiptForError,
+  receiptForShown,
+  type Receipt,
+} from './receipt.ts';
 import { SignaturePanel, plainAlgorithm } from './signature.tsx';
 import { explainOpenError, explainPickupError, formatBytes, formatDate, type Explained } from './words.ts';
 
@@ -36,15 +43,6 @@ export interface MessageViewProps {
   onMetadata?: (meta: PickupMetadata) => void;
 }
 
-/** Errors after which the message will not open however the recipient tries: reported as failed. */
-const FINAL_ERRORS = new Set([
-  'integrity-failure',
-  'truncated',
-  'malformed',
-  'unsupported',
-  'limit-exceeded',
-]);
-
 export function MessageView(props: MessageViewProps) {
   const { id, secret, crypto, keystore } = props;
   const [meta, setMeta] = useState<PickupMetadata | null>(null);
@@ -54,12 +52,22 @@ export function MessageView(props: MessageViewProps) {
   const receiptSent = useRef(false);
 
   /** Tells the server how it went: 'processed' once the message is shown, or 'failed' for good. */
-  const sendReceipt = (details: { outcome: 'processed' | 'failed' } & Record<string, string | number>) => {
+  const sendReceipt = (details: Receipt) => {
     if (receiptSent.current) return;
     receiptSent.current = true;
     postReceipt(id, secret, details).catch(() => {
       receiptSent.current = false;
     });
+  };
+
+  /** Sends `details` at the first thing a person does on the page (receipt.ts says why). */
+  const sendOnHumanAction = (details: Receipt) => {
+    const act = (ev: Event) => {
+      if (!ev.isTrusted) return;
+      for (const t of HUMAN_EVENTS) window.removeEventListener(t, act, true);
+      sendReceipt(details);
+    };
+    for (const t of HUMAN_EVENTS) window.addEventListener(t, act, { capture: true, passive: true });
   };
 
   const attempt = async (password?: string, extra: KeyEntry[] = []): Promise<void> => {
@@ -88,15 +96,9 @@ export function MessageView(props: MessageViewProps) {
           );
       setPhase({ kind: 'shown', report });
       // Content under an invalid signature is withheld: the message was not delivered intact.
-      if (report.signature.status === 'invalid')
-        sendReceipt({ outcome: 'failed', detail: 'signature-invalid', protocol: report.protocol });
-      else
-        sendReceipt({
-          outcome: 'processed',
-          protocol: report.protocol,
-          signature: report.signature.status,
-          attachments: report.attachments.length,
-        });
+      const receipt = receiptForShown(report);
+      if (awaitsHumanAction(report, receipt)) sendOnHumanAction(receipt);
+      else sendReceipt(receipt);
     } catch (e) {
       if (e instanceof ApiError) {
         setPhase({ kind: 'pickup-error', explained: explainPickupError(e.status, e.code, e.message) });
@@ -110,7 +112,8 @@ export function MessageView(props: MessageViewProps) {
         setPhase({ kind: 'need-password', explained, preSharedKey: err.details.preSharedKey === true });
       else {
         setPhase({ kind: 'error', explained });
-        if (FINAL_ERRORS.has(err.code)) sendReceipt({ outcome: 'failed', detail: err.code });
+        const receipt = receiptForError(err.code);
+        if (receipt) sendReceipt(receipt);
       }
     }
   };

@@ -7,7 +7,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireChromium } from '../helpers/browser.ts';
 import { ROOT, requireShared } from '../helpers/paths.ts';
-import { deliver, newPage, secretLeaks, signatureText, startE2E, waitShown, type E2E } from './helpers.ts';
+import { outbox, sleep } from '../server/helpers.ts';
+import {
+  deliver,
+  deliveryState,
+  newPage,
+  waitForState,
+  secretLeaks,
+  signatureText,
+  startE2E,
+  waitShown,
+  type E2E,
+} from './helpers.ts';
 
 const ready = requireChromium('receiver e2e (hardening)') && requireShared('receiver e2e (hardening)');
 const corpus = (name: string): Buffer => readFileSync(join(ROOT, '../shared/corpus/messages', name));
@@ -22,7 +33,7 @@ describe.skipIf(!ready)('receiver e2e: hardening (issue 10)', () => {
   };
 
   beforeAll(async () => {
-    e = await startE2E();
+    e = await startE2E(['--receipts', 'always']);
   });
   afterAll(async () => {
     await e?.close();
@@ -67,6 +78,24 @@ describe.skipIf(!ready)('receiver e2e: hardening (issue 10)', () => {
       expect(await page.locator('.signature .next').innerText()).toMatch(/another channel/);
       expect(await page.locator('.envelope').innerText()).toMatch(/No sender address \(submitted by /);
     }
+    await context.close();
+  });
+
+  it('merely loading a signed-only message marks nothing processed and mails no receipt; a key press does', async () => {
+    const { page, context } = await track();
+    const to = 'scanned@example.net';
+    const d = await deliver(e.t, corpus('18-pgpmime-signed.eml'), to);
+    const receipts = async () =>
+      (await outbox(e.t.url)).filter((m) => m.subject.startsWith('Receipt:') && m.text.includes(to)).length;
+    await page.goto(d.link);
+    await waitShown(page);
+    expect(await signatureText(page)).toMatch(/Signed by/);
+    await sleep(1500);
+    expect((await deliveryState(e.t, d)).state).toBe('opened');
+    expect(await receipts()).toBe(0);
+    await page.keyboard.press('Tab');
+    await waitForState(e.t, d, 'processed');
+    await expect.poll(receipts, { timeout: 10_000 }).toBe(1);
     await context.close();
   });
 
