@@ -1,15 +1,26 @@
 import { writeFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
-import { SealpostError, exportPrivateKey, importKeyFile, type KeyEntry } from '../core/index.ts';
+import {
+  SealpostError,
+  describeCertificateDer,
+  exportPrivateKey,
+  importKeyFiles,
+  type KeyEntry,
+} from '../core/index.ts';
 import { CliError, readFileBytes } from './keyargs.ts';
 import type { Command } from './main.ts';
 
-const USAGE = `sealpost keys show FILE [--passphrase P] [--json]
-       sealpost keys export FILE --out OUT --new-passphrase P [--passphrase P]
+const USAGE = `sealpost keys show FILE... [--passphrase P] [--json]
+       sealpost keys export FILE... --out OUT --new-passphrase P [--passphrase P]
 
-  show     list what a key file holds: PKCS#12 identities, certificates, OpenPGP keys
-  export   re-export a PKCS#12 identity (AES-256-CBC, PBKDF2-SHA256) or an OpenPGP secret key
-           (armored), protected by --new-passphrase`;
+  show     list what key files hold: PKCS#12 identities, PKCS#8 private keys with their
+           certificates, certificates, OpenPGP keys, with each key's algorithm
+  export   re-export an S/MIME identity as PKCS#12 (AES-256-CBC, PBKDF2-SHA256) or an OpenPGP
+           secret key (armored), protected by --new-passphrase
+
+  FILE...  read together: a PKCS#8 private key (PEM or DER, plain or encrypted; RSA, EC, X25519/X448,
+           Ed25519/Ed448, ML-KEM in the seed, expanded or both form, ML-DSA, SLH-DSA) is paired with
+           the certificate holding its public key, in the same PEM or another FILE`;
 
 export const keysCommand: Command = {
   name: 'keys',
@@ -28,17 +39,21 @@ export const keysCommand: Command = {
           json: { type: 'boolean', default: false },
         },
       });
-      if (positionals.length !== 1) throw new CliError(`Give exactly one key file.\nUsage: ${USAGE}`);
-      const bytes = await readFileBytes(positionals[0]!, 'key file');
-      const entries = await importKeyFile(
-        bytes,
+      if (positionals.length === 0) throw new CliError(`Give a key file.\nUsage: ${USAGE}`);
+      const files: Uint8Array[] = [];
+      for (const path of positionals) files.push(await readFileBytes(path, 'key file'));
+      const entries = await importKeyFiles(
+        files,
         values.passphrase !== undefined ? { passphrase: values.passphrase } : {},
       );
       if (sub === 'show') {
-        if (values.json) process.stdout.write(`${JSON.stringify(entries.map(summary))}\n`);
+        const rows = await Promise.all(entries.map(summary));
+        if (values.json) process.stdout.write(`${JSON.stringify(rows)}\n`);
         else
-          for (const e of entries)
-            process.stdout.write(`${summary(e).type.padEnd(16)} ${e.id}  ${e.label}\n`);
+          for (const r of rows)
+            process.stdout.write(
+              `${r.type.padEnd(16)} ${r.id}  ${r.label}${r.algorithm ? `  [${r.algorithm}]` : ''}\n`,
+            );
         return 0;
       }
       if (sub === 'export') {
@@ -63,6 +78,19 @@ export const keysCommand: Command = {
   },
 };
 
-function summary(e: KeyEntry): { type: string; id: string; label: string; trusted?: boolean } {
-  return { type: e.type, id: e.id, label: e.label, ...('trusted' in e ? { trusted: e.trusted } : {}) };
+async function summary(
+  e: KeyEntry,
+): Promise<{ type: string; id: string; label: string; algorithm?: string; trusted?: boolean }> {
+  // The certificate's key algorithm by name ("ML-KEM-768", "Ed25519", "RSA 2048").
+  const algorithm =
+    e.type === 'smime-private' || e.type === 'certificate'
+      ? (await describeCertificateDer(e.certificate)).publicKeyAlgorithm
+      : undefined;
+  return {
+    type: e.type,
+    id: e.id,
+    label: e.label,
+    ...(algorithm ? { algorithm } : {}),
+    ...('trusted' in e ? { trusted: e.trusted } : {}),
+  };
 }
