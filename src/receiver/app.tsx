@@ -163,7 +163,7 @@ export function App({ config }: { config: ReceiverConfig }) {
             />
           ) : (
             <div class="problem" role="alert">
-              <h2>This link is incomplete</h2>
+              <h1>This link is incomplete</h1>
               <p>The part of the link after “#” is missing; it is what opens the message.</p>
               <p class="next">Open the link again from the notification e-mail, copying all of it.</p>
             </div>

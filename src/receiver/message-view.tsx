@@ -145,7 +145,9 @@ export function MessageView(props: MessageViewProps) {
       {phase.kind === 'loading' && <p class="progress-text">Looking up the message…</p>}
       {phase.kind === 'downloading' && <Progress done={phase.done} total={phase.total} />}
       {phase.kind === 'processing' && <p class="progress-text">Decrypting and checking the signature…</p>}
-      {(phase.kind === 'pickup-error' || phase.kind === 'error') && <Problem explained={phase.explained} />}
+      {(phase.kind === 'pickup-error' || phase.kind === 'error') && (
+        <Problem explained={phase.explained} main={meta === null} />
+      )}
       {phase.kind === 'need-key' && (
         <KeyPrompt
           explained={phase.explained}
@@ -208,10 +210,11 @@ function Progress({ done, total }: { done: number; total: number }) {
   );
 }
 
-function Problem({ explained }: { explained: Explained }) {
+/** A problem; `main` when it is all the page shows (no envelope): then its title is the page's h1. */
+function Problem({ explained, main = false }: { explained: Explained; main?: boolean }) {
   return (
     <div class="problem" role="alert">
-      <h2>{explained.title}</h2>
+      {main ? <h1>{explained.title}</h1> : <h2>{explained.title}</h2>}
       <p>{explained.text}</p>
       <p class="next">{explained.next}</p>
     </div>

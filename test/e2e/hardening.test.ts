@@ -99,6 +99,67 @@ describe.skipIf(!ready)('receiver e2e: hardening (issue 10)', () => {
     await context.close();
   });
 
+  it('at 390 px the first screen does not scroll sideways; the withdrawn page has an h1', async () => {
+    const context = await e.browser.newContext();
+    const { page } = await newPage(e, context);
+    page.on('pageerror', (err) => errors.push(err.message));
+    await page.setViewportSize({ width: 390, height: 844 });
+    const sideways = () =>
+      page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    // The key prompt names the certificate by its issuer and a long serial number.
+    const enc = await deliver(e.t, corpus('04-smime-enveloped-rsa-oaep.eml'));
+    await page.goto(enc.link);
+    await page.getByLabel('Key file').waitFor();
+    expect(await page.locator('main').innerText()).toMatch(/serial number/);
+    expect(await sideways()).toBeLessThanOrEqual(0);
+    // A signed message, shown, and its certificate dialog.
+    const signed = await deliver(e.t, corpus('01-smime-signed-detached.eml'));
+    await page.goto(signed.link);
+    await waitShown(page);
+    expect(await sideways()).toBeLessThanOrEqual(0);
+    await page.getByRole('button', { name: 'Show certificate' }).click();
+    const dialog = page.getByRole('dialog');
+    expect(await dialog.evaluate((d) => d.scrollWidth - d.clientWidth)).toBeLessThanOrEqual(0);
+    await dialog.getByRole('button', { name: 'Close' }).click();
+    // Withdrawn: the page's heading says so.
+    const r = await fetch(`${e.t.url}/api/v1/messages/${enc.messageId}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${e.t.apiKey}` },
+    });
+    expect(r.status).toBe(200);
+    await page.goto(enc.link);
+    await page.getByRole('alert').first().waitFor();
+    expect(await page.getByRole('heading', { level: 1 }).innerText()).toMatch(/withdrawn/);
+    await context.close();
+  });
+
+  it('the notification mail: axe finds no contrast or other serious problem', async () => {
+    const to = 'contrast@example.net';
+    await deliver(e.t, corpus('01-smime-signed-detached.eml'), to);
+    const mail = (await outbox(e.t.url)).find((m) => m.to === to)!;
+    const { page, context } = await newPage(e);
+    await page.setContent(mail.html);
+    await page.evaluate(readFileSync(join(ROOT, 'node_modules/axe-core/axe.min.js'), 'utf8'));
+    const violations = await page.evaluate(async () => {
+      const w = window as unknown as {
+        axe: {
+          run(
+            ctx: Document,
+            opts: object,
+          ): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }>;
+        };
+      };
+      const r = await w.axe.run(document, {
+        runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa', 'wcag22aa'] },
+      });
+      return r.violations
+        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+        .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+    });
+    expect(violations).toEqual([]);
+    await context.close();
+  });
+
   it('no page error, and no request carried a link secret', () => {
     expect(errors).toEqual([]);
     expect(secretLeaks(e)).toEqual([]);

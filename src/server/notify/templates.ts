@@ -152,7 +152,7 @@ ${row('Reference', f.reference)}
 <li>If you did not expect this message, you can ignore this notice: the link stops working on ${e(expires)}.</li>
 </ul></div>
 </td></tr>
-<tr><td style="padding:12px 28px 20px;font-size:12px;color:#777;border-top:1px solid #e5e5e5">${e(f.brand.footer ?? `${f.brand.name} · ${host}`)}</td></tr>
+<tr><td style="padding:12px 28px 20px;font-size:12px;color:#595959;border-top:1px solid #e5e5e5">${e(f.brand.footer ?? `${f.brand.name} · ${host}`)}</td></tr>
 </table></td></tr></table>
 </body></html>
 `;
