@@ -18,6 +18,7 @@ import { wkdHash } from '../../core/index.ts';
 import type { ServerContext } from '../context.ts';
 import { ServerError } from '../errors.ts';
 import type { DirectoryEntry } from '../store/port.ts';
+import { SUBMISSION_LOCAL, WebKeyService } from './wks.ts';
 
 const HASH = /^[ybndrfg8ejkmcpqxot1uwisza345h769]{32}$/;
 
@@ -48,12 +49,15 @@ export async function wkdKey(entry: DirectoryEntry, email: string, date: Date): 
   }
 }
 
-/** The body of the policy file (section 4.5): no flags, the draft revision we follow. */
-const POLICY =
-  '# Web Key Directory of Sealpost: keys published with proof of the address.\nprotocol-version: 18\n';
+/** The policy file (section 4.5): the draft revision we follow and the submission address. */
+const policyFile = (domain: string) =>
+  '# Web Key Directory of Sealpost: keys published with proof of the address.\n' +
+  `protocol-version: 18\nsubmission-address: ${SUBMISSION_LOCAL}@${domain}\n`;
 
 export async function wkdRoutes(app: FastifyInstance, opts: { ctx: ServerContext }): Promise<void> {
   const { ctx } = opts;
+  const wks = new WebKeyService(ctx);
+  const submissionHash = wkdHash(SUBMISSION_LOCAL);
   const served = (domain: string): string | null => {
     const d = domain.toLowerCase();
     return ctx.config.wkdDomains.includes(d) ? d : null;
@@ -76,6 +80,11 @@ export async function wkdRoutes(app: FastifyInstance, opts: { ctx: ServerContext
     const domain = served(domainIn);
     if (!domain) return notFound(reply, 'This server keeps no Web Key Directory for that domain.');
     if (!HASH.test(hash)) return notFound(reply, 'That is not a WKD hash.');
+    if (hash === submissionHash) {
+      // The Web Key Service's own key: clients encrypt their submissions to it.
+      const k = await wks.submissionKey(domain);
+      return cors(reply).type('application/octet-stream').send(Buffer.from(k.publicKey.write()));
+    }
     const l = (request.query as { l?: unknown }).l;
     let candidates: DirectoryEntry[];
     if (typeof l === 'string' && l !== '' && wkdHash(l) === hash) {
@@ -98,7 +107,16 @@ export async function wkdRoutes(app: FastifyInstance, opts: { ctx: ServerContext
 
   const policy = (reply: FastifyReply, domainIn: string) => {
     if (!served(domainIn)) return notFound(reply, 'This server keeps no Web Key Directory for that domain.');
-    return cors(reply).type('text/plain; charset=utf-8').send(POLICY);
+    return cors(reply)
+      .type('text/plain; charset=utf-8')
+      .send(policyFile(served(domainIn)!));
+  };
+  const submissionAddress = (reply: FastifyReply, domainIn: string) => {
+    const domain = served(domainIn);
+    if (!domain) return notFound(reply, 'This server keeps no Web Key Directory for that domain.');
+    return cors(reply)
+      .type('text/plain; charset=utf-8')
+      .send(`${wks.submissionAddress(domain)}\n`);
   };
 
   app.get('/.well-known/openpgpkey/:domain/hu/:hash', async (request, reply) => {
@@ -112,4 +130,10 @@ export async function wkdRoutes(app: FastifyInstance, opts: { ctx: ServerContext
     policy(reply, (request.params as { domain: string }).domain),
   );
   app.get('/.well-known/openpgpkey/policy', async (request, reply) => policy(reply, hostDomain(request)));
+  app.get('/.well-known/openpgpkey/:domain/submission-address', async (request, reply) =>
+    submissionAddress(reply, (request.params as { domain: string }).domain),
+  );
+  app.get('/.well-known/openpgpkey/submission-address', async (request, reply) =>
+    submissionAddress(reply, hostDomain(request)),
+  );
 }

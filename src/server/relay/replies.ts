@@ -66,6 +66,12 @@ export const reply = {
       '4.3.0',
       'The message store is unavailable: the message was not stored; try again later.',
     ),
+  wksAlone: () =>
+    new SmtpReply(
+      452,
+      '4.5.3',
+      'A Web Key Service mail goes to the submission address alone: send the other recipients separately.',
+    ),
   rateLimited: () => new SmtpReply(451, '4.7.1', 'Too many messages from this sender: retry in a minute.'),
 };
 

@@ -21,6 +21,8 @@ import {
 import { classifyMessage } from '../../core/index.ts';
 import { clientBucket } from '../client-bucket.ts';
 import type { ServerContext } from '../context.ts';
+import { WebKeyService, WKS_MAX_MAIL_BYTES, type QueueMail } from '../directory/wks.ts';
+import { escapeHtml } from '../http/pages.ts';
 import { hashToken, randomId } from '../secrets.ts';
 import { asStoreFault } from '../store/faults.ts';
 import type { SenderRecord } from '../store/port.ts';
@@ -95,6 +97,7 @@ export class RelayServer {
   private readonly counted = new Set<string>();
   private readonly rate: WindowCounter;
   private readonly inflight = new Set<Promise<unknown>>();
+  private readonly wks: WebKeyService;
 
   constructor(
     private readonly ctx: ServerContext,
@@ -102,6 +105,7 @@ export class RelayServer {
   ) {
     this.service = new SubmissionService(ctx);
     this.rate = new WindowCounter(ctx.now);
+    this.wks = new WebKeyService(ctx, this.queueMail);
     const c = ctx.config;
     this.server = new RelaySmtpServer({
       name: options.hostname,
@@ -219,9 +223,63 @@ export class RelayServer {
     return { user: sender.id };
   }
 
+  /**
+   * Mail the server itself sends through the relay's outbound path (Web Key Service confirmation
+   * requests): the forward queue to --smtp-upstream, or the built-in outbox without one (its text is
+   * then the whole raw mail, so it can be handed to a WKS client by hand).
+   */
+  private readonly queueMail: QueueMail = async ({ from, to, raw, subject }) => {
+    const { store, config } = this.ctx;
+    const now = this.ctx.now();
+    const id = randomId(16);
+    if (!config.smtpUpstream) {
+      const text = raw.toString('utf8');
+      await store.localMail.add({
+        id,
+        to,
+        subject,
+        text,
+        html: `<pre>${escapeHtml(text)}</pre>`,
+        createdAt: now,
+      });
+      return;
+    }
+    const writer = await store.bodies.createWriter();
+    try {
+      await writer.write(new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength));
+      const staged = await writer.finish();
+      await store.forwards.enqueue(
+        {
+          id,
+          mailFrom: from,
+          recipients: [to],
+          size: staged.size,
+          sha256: staged.sha256,
+          senderId: null,
+          createdAt: now,
+          expiresAt: now + config.smtpQueueLifetimeMs,
+        },
+        staged,
+      );
+    } catch (e) {
+      await writer.abort();
+      throw e;
+    }
+    this.options.onQueued();
+  };
+
+  /** Is this session's envelope addressed to a Web Key Service submission address? */
+  private wksDomain(session: SMTPServerSession): string | null {
+    const first = session.envelope.rcptTo[0];
+    return first ? this.wks.submissionDomain(first.address) : null;
+  }
+
   private async onMailFrom(address: SMTPServerAddress, session: SMTPServerSession): Promise<void> {
     const sender = this.senders.get(session.id);
-    if (!sender && !this.trusted(session)) throw reply.authRequired();
+    // Without AUTH only mail to a served domain's WKS submission address is taken (judged at RCPT):
+    // it is addressed to this server, so taking it is no relaying.
+    const wksOpen = this.ctx.config.wkdDomains.length > 0 && address.address !== '';
+    if (!sender && !this.trusted(session) && !wksOpen) throw reply.authRequired();
     if (address.address === '') {
       // The null sender (a bounce) only from trusted networks: a sender's client never sends one.
       if (!this.trusted(session)) throw reply.badAddress('sender');
@@ -233,6 +291,12 @@ export class RelayServer {
   }
 
   private onRcptTo(address: SMTPServerAddress, session: SMTPServerSession): void {
+    const wks = this.wks.submissionDomain(address.address);
+    if (wks || this.wksDomain(session)) {
+      // A key submission or confirmation travels alone: one recipient, the submission address.
+      if (session.envelope.rcptTo.length > 0) throw reply.wksAlone();
+      return;
+    }
     if (!this.senders.has(session.id) && !this.trusted(session)) throw reply.relayDenied();
     if (!normalizeEmail(address.address)) throw reply.badAddress('recipient');
     if (session.envelope.rcptTo.length >= this.ctx.config.maxRecipients)
@@ -286,7 +350,27 @@ export class RelayServer {
     ];
     let size = 0;
     let oversize = false;
+    const wksDomain = this.wksDomain(session);
     try {
+      // 0. Web Key Service mail: read whole (small), answered by the WKS.
+      if (wksDomain) {
+        const bucket = `wks:${clientBucket(session.remoteAddress)}`;
+        const chunks: Buffer[] = [];
+        for (;;) {
+          const chunk = await reader.next();
+          if (chunk === null) break;
+          size += chunk.length;
+          if (size > WKS_MAX_MAIL_BYTES) {
+            oversize = true;
+            throw reply.tooLarge(WKS_MAX_MAIL_BYTES);
+          }
+          chunks.push(chunk);
+        }
+        if (this.rate.hit(bucket) > config.senderRateLimit) throw reply.rateLimited();
+        const answer = await this.wks.take(new Uint8Array(Buffer.concat(chunks)), wksDomain);
+        logger.info({ client: session.remoteAddress, domain: wksDomain }, 'smtp: web key service mail taken');
+        return answer;
+      }
       // 1. The start of the message, enough for the classifier.
       const head: Buffer[] = [];
       let headLength = 0;

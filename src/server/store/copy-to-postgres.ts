@@ -90,6 +90,7 @@ async function isEmpty(tx: Kysely<Database>): Promise<boolean> {
     'local_mailbox',
     'directory',
     'forward_queue',
+    'wks_keys',
   ] as const) {
     const r = await tx
       .selectFrom(table)
@@ -234,6 +235,10 @@ async function copyRows(
   report.localMails = await insertAll(local, (b) => dst.insertInto('local_mailbox').values(b).execute());
   const directory = await src.selectFrom('directory').selectAll().orderBy('email').orderBy('kind').execute();
   report.directory = await insertAll(directory, (b) => dst.insertInto('directory').values(b).execute());
+  // Web Key Service submission keys (sealed: the nodes need the data folder's sealing key). Pending
+  // publication requests are not copied: their senders ask again.
+  const wksKeys = await src.selectFrom('wks_keys').selectAll().orderBy('domain').execute();
+  await insertAll(wksKeys, (b) => dst.insertInto('wks_keys').values(b).execute());
   log(`outbox: ${report.mails}, built-in outbox: ${report.localMails}, directory: ${report.directory}`);
 
   const forwards = [];

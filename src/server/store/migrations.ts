@@ -221,6 +221,38 @@ export const MIGRATIONS: readonly Migration[] = [
         .execute();
     },
   },
+  {
+    version: 7,
+    name: 'Web Key Service: submission keys and pending publication requests',
+    async up(tx, d) {
+      const { int64, bytes } = columnTypes(d);
+      await tx.schema
+        .createTable('wks_keys')
+        .ifNotExists()
+        .addColumn('domain', 'text', (c) => c.primaryKey())
+        .addColumn('fingerprint', 'text', (c) => c.notNull())
+        .addColumn('public_key', 'text', (c) => c.notNull())
+        .addColumn('private_key', bytes, (c) => c.notNull())
+        .addColumn('created_at', int64, (c) => c.notNull())
+        .execute();
+      await tx.schema
+        .createTable('wks_pending')
+        .ifNotExists()
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('email', 'text', (c) => c.notNull())
+        .addColumn('fingerprint', 'text', (c) => c.notNull())
+        .addColumn('key_data', 'text', (c) => c.notNull())
+        .addColumn('created_at', int64, (c) => c.notNull())
+        .addColumn('expires_at', int64, (c) => c.notNull())
+        .execute();
+      await tx.schema
+        .createIndex('wks_pending_expires')
+        .ifNotExists()
+        .on('wks_pending')
+        .column('expires_at')
+        .execute();
+    },
+  },
 ];
 
 /** The schema version this code writes and reads. */

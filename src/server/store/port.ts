@@ -41,6 +41,7 @@ export type { LocalMail, LocalMailbox } from './local-mailbox.ts';
 export type { MailItem, MailKind, MailStats, NewMail, Outbox } from './outbox.ts';
 export type { PrunedHistory, Retention } from './retention.ts';
 export type { Counters } from './counters.ts';
+export type { WebKeyServiceStore, WksKeyRecord, WksPending } from './wks.ts';
 export type { SenderRecord, Senders } from './senders.ts';
 export type { BodyStaging, Store } from './store.ts';
 export type { MessageRecord, NewMessage, Submissions } from './submissions.ts';

@@ -159,6 +159,26 @@ export interface CountersTable {
   window_start: number;
 }
 
+/** A served domain's Web Key Service submission key (store/wks.ts). */
+export interface WksKeysTable {
+  domain: string;
+  fingerprint: string;
+  public_key: string;
+  /** The armored private key, sealed under the sealing key. */
+  private_key: Buffer;
+  created_at: number;
+}
+
+/** A key publication waiting for its confirmation response (store/wks.ts). */
+export interface WksPendingTable {
+  id: string;
+  email: string;
+  fingerprint: string;
+  key_data: string;
+  created_at: number;
+  expires_at: number;
+}
+
 export interface Database {
   senders: SendersTable;
   messages: MessagesTable;
@@ -171,6 +191,8 @@ export interface Database {
   staged_bodies: StagedBodiesTable;
   body_chunks: BodyChunksTable;
   counters: CountersTable;
+  wks_keys: WksKeysTable;
+  wks_pending: WksPendingTable;
   schema_migrations: SchemaMigrationsTable;
 }
 

@@ -10,6 +10,7 @@
  *   directory.ts      published certificates and keys
  *   retention.ts      expiry, body removal, history pruning (the purge pass)
  *   counters.ts       counts in fixed windows shared by all nodes (wrong link secrets per client)
+ *   wks.ts            Web Key Service submission keys and pending publication requests
  *
  * written once on Kysely for SQLite and PostgreSQL (schema.ts, migrations.ts; the differences in
  * dialect.ts), with the bodies behind their own interface (blobs.ts: files or PostgreSQL chunks).
@@ -31,6 +32,7 @@ import { SqlRetention, type Retention } from './retention.ts';
 import type { Database } from './schema.ts';
 import { SqlSenders, type Senders } from './senders.ts';
 import { SqlSubmissions, type Submissions } from './submissions.ts';
+import { SqlWebKeyService, type WebKeyServiceStore } from './wks.ts';
 
 /** Where bodies are written before they belong to a message or a queued forward. */
 export interface BodyStaging {
@@ -50,6 +52,7 @@ export interface Store {
   readonly directory: Directory;
   readonly retention: Retention;
   readonly counters: Counters;
+  readonly wks: WebKeyServiceStore;
   /** Schema migrations to the newest version (idempotent). */
   migrate(): Promise<void>;
   /** The newest applied schema version. */
@@ -111,6 +114,7 @@ export async function createStore(parts: {
     directory: new SqlDirectory(db),
     retention: new SqlRetention(db),
     counters: new SqlCounters(db),
+    wks: new SqlWebKeyService(db),
     migrate: () => migrate(parts.kysely, parts.dialect),
     schemaVersion: () => schemaVersion(parts.kysely),
     recover: () => parts.blobs.recover(parts.kysely, ownedBodies(parts.kysely)),
