@@ -148,7 +148,7 @@ describe.skipIf(!fixtures)('signature verdicts', () => {
     });
     expect(report.text).toContain('You are fired.');
     expect(report.from).toBe('ceo@example.test');
-    expect(report.signature.status).toBe('valid');
+    expect(report.signature.status).toBe('signer-mismatch');
     expect(report.signature.signer).toBe('alice@example.test');
     expect(report.signature.fromMatches).toBe(false);
     expect(report.signature.problems.join(' ')).toContain('ceo@example.test');
