@@ -9,9 +9,13 @@ import { readKey } from 'openpgp';
 import { z } from 'zod';
 import type { ServerContext } from '../context.ts';
 import { ServerError } from '../errors.ts';
+import { escapeHtml, page } from '../http/pages.ts';
 import type { PickupAccess } from '../pickup/access.ts';
 import type { DirectoryKind } from '../store/port.ts';
 import { normalizeEmail } from '../submit/service.ts';
+
+/** Directory lookups per client address per minute (the page, the API and the downloads each). */
+export const LOOKUPS_PER_MINUTE = 30;
 
 const PublishBody = z
   .object({
@@ -96,7 +100,11 @@ export async function directoryRoutes(
 ): Promise<void> {
   const { ctx, access } = opts;
 
-  app.get('/api/v1/directory/:email', async (request) => {
+  // Lookups take one exact address, and are rate-limited per client beyond the global limit: the
+  // directory answers "what is published for this address", never "which addresses exist".
+  const lookupLimit = { rateLimit: { max: LOOKUPS_PER_MINUTE, timeWindow: 60_000 } };
+
+  app.get('/api/v1/directory/:email', { config: lookupLimit }, async (request) => {
     const email = normalizeEmail((request.params as { email: string }).email);
     if (!email) throw new ServerError('bad-request', 'That is not an e-mail address.');
     const entries = await ctx.store.directory.lookup(email);
@@ -110,6 +118,63 @@ export async function directoryRoutes(
         publishedAt: new Date(e.publishedAt).toISOString(),
       })),
     };
+  });
+
+  /** Downloads for senders: the OpenPGP key as `.asc`, the certificate as DER `.cer`. */
+  app.get('/api/v1/directory/:email/:file', { config: lookupLimit }, async (request, reply) => {
+    const p = request.params as { email: string; file: string };
+    const email = normalizeEmail(p.email);
+    if (!email) throw new ServerError('bad-request', 'That is not an e-mail address.');
+    const kind = p.file === 'openpgp.asc' ? 'openpgp' : p.file === 'x509.cer' ? 'x509' : null;
+    if (!kind) throw new ServerError('not-found', 'The files are openpgp.asc and x509.cer.');
+    const entry = (await ctx.store.directory.lookup(email)).find((e) => e.kind === kind);
+    if (!entry)
+      throw new ServerError(
+        'not-found',
+        `No ${kind === 'x509' ? 'certificate' : 'OpenPGP key'} is published for ${email}.`,
+      );
+    const name = `${email.replace(/[^a-z0-9.@_-]/g, '_')}.${kind === 'x509' ? 'cer' : 'asc'}`;
+    reply.header('content-disposition', `attachment; filename="${name}"`);
+    if (kind === 'openpgp') return reply.type('application/pgp-keys').send(entry.data);
+    return reply.type('application/pkix-cert').send(new X509Certificate(entry.data).raw);
+  });
+
+  /** The search page: one exact address in, its published keys out (no listing, no wildcards). */
+  app.get('/directory', { config: lookupLimit }, async (request, reply) => {
+    const q = (request.query as { email?: unknown }).email;
+    const asked = typeof q === 'string' ? q.slice(0, 254) : '';
+    let result = '';
+    if (asked.trim() !== '') {
+      const email = normalizeEmail(asked);
+      if (!email) result = '<p role="alert">That is not an e-mail address.</p>';
+      else {
+        const entries = await ctx.store.directory.lookup(email);
+        const e = encodeURIComponent(email);
+        result =
+          entries.length === 0
+            ? `<p role="status">Nothing is published for ${escapeHtml(email)}.</p>`
+            : `<h2>${escapeHtml(email)}</h2><ul class="directory">${entries
+                .map(
+                  (x) =>
+                    `<li>${x.kind === 'x509' ? 'S/MIME certificate' : 'OpenPGP key'} · fingerprint <code>${escapeHtml(
+                      x.fingerprint,
+                    )}</code> · published ${escapeHtml(new Date(x.publishedAt).toISOString().slice(0, 10))} · <a href="/api/v1/directory/${e}/${
+                      x.kind === 'x509' ? 'x509.cer' : 'openpgp.asc'
+                    }" download>Download ${x.kind === 'x509' ? '.cer' : '.asc'}</a></li>`,
+                )
+                .join(
+                  '',
+                )}</ul><p>Compare the fingerprint with one the recipient tells you another way before you rely on it.</p>`;
+      }
+    }
+    const body = `<h1>Find a recipient's key</h1>
+<p>Enter the exact address to get the certificate or OpenPGP key its owner published here, to encrypt to them.</p>
+<form method="get" action="/directory"><label>E-mail address <input type="email" name="email" required value="${escapeHtml(asked)}" autocomplete="off"></label> <button type="submit">Look up</button></form>
+${result}`;
+    return reply
+      .type('text/html; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .send(page({ title: 'Find a key', brandName: ctx.config.brandName, body }));
   });
 
   app.post('/api/v1/directory', { bodyLimit: 128 * 1024 }, async (request, reply) => {

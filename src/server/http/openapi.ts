@@ -356,6 +356,20 @@ export function openApiDocument(): Record<string, unknown> {
           },
         },
       },
+      '/api/v1/directory/{email}/{file}': {
+        parameters: [
+          idParam('email', 'E-mail address'),
+          idParam('file', '`openpgp.asc` (ASCII-armored key) or `x509.cer` (DER certificate)'),
+        ],
+        get: {
+          summary:
+            'Download the published OpenPGP key or certificate of an address (30 per minute per client)',
+          responses: {
+            '200': { description: 'application/pgp-keys or application/pkix-cert, as an attachment' },
+            '404': errorResponse('Nothing of that kind published'),
+          },
+        },
+      },
       '/api/v1/trust-anchors': {
         get: {
           summary: 'The trust anchors handed to receivers, with their SHA-256',
