@@ -314,6 +314,15 @@ describe.skipIf(!ready)('receiver e2e: modern and post-quantum S/MIME', () => {
     expect(words).toMatch(/Key usage\s+keyEncipherment/);
     await screenshot(page, 'modern-pq-keys-page');
     await dialog.getByRole('button', { name: 'Close' }).click();
+    // Exported as PKCS#12 (to be imported in another browser below).
+    const kemEntry = page.locator('li.entry', { hasText: 'ML-KEM-768, post-quantum encryption' });
+    await kemEntry.getByLabel('Export password').fill('pq-export-pass');
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      kemEntry.getByRole('button', { name: 'Export', exact: true }).click(),
+    ]);
+    expect(download.suggestedFilename()).toMatch(/\.p12$/);
+    const p12 = await download.path();
 
     // A sender looks the address up in the directory and encrypts to the ML-KEM certificate.
     const dir = (await (await fetch(`${e.t.url}/api/v1/directory/${to}`)).json()) as {
@@ -336,6 +345,16 @@ describe.skipIf(!ready)('receiver e2e: modern and post-quantum S/MIME', () => {
     expect(text).toContain('MARK-pq-generated');
     expect(text).toMatch(/Encrypted with ML-KEM-768 \(post-quantum, HKDF-SHA256\), AES-256-GCM\./);
     await processed(page, d);
+
+    // Another browser: the exported PKCS#12 (ML-KEM-768 key inside) opens the same message.
+    const other = await fresh();
+    await other.goto(d.link);
+    await other.getByLabel('Key file').waitFor({ timeout: 60_000 });
+    await other.getByLabel('Key file').setInputFiles(p12);
+    await other.getByLabel('Passphrase', { exact: true }).fill('pq-export-pass');
+    await other.getByRole('button', { name: 'Import key' }).click();
+    await other.locator('.signature [role=status]').waitFor({ timeout: 60_000 });
+    expect(await other.locator('main').innerText()).toContain('MARK-pq-generated');
   });
 
   it('no page error, and no request carried a link secret', () => {
