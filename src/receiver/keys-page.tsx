@@ -160,6 +160,30 @@ export function KeysPage(props: KeysPageProps) {
     });
   };
 
+  /** Publishes the public part of one of the recipient's own keys for the delivery's address. */
+  const onPublish = (item: ListedEntry) => {
+    void run(async () => {
+      if (!props.delivery) throw new Error('Open this page from a message link to publish a key.');
+      const entry = await keystore.entry(item.type, item.id);
+      if (!entry) throw new KeystoreError('locked', 'Unlock the keyring first.');
+      const key =
+        entry.type === 'smime-private' || entry.type === 'certificate'
+          ? { kind: 'x509' as const, data: pem(entry.certificate) }
+          : entry.type === 'openpgp-public'
+            ? { kind: 'openpgp' as const, data: entry.armored }
+            : null;
+      if (!key)
+        throw new Error('Publish the public key (listed under your keys) rather than the secret key.');
+      const r = await publishKey(props.delivery.id, props.delivery.secret, key);
+      return `Published ${item.label} for ${r.email}: senders can now find it and encrypt to you.`;
+    });
+  };
+
+  /** The recipient's own keys: an S/MIME identity, or the public half of an own OpenPGP key. */
+  const publishable = (item: ListedEntry): boolean =>
+    (item.type === 'smime-private' && !item.locked) ||
+    (item.type === 'openpgp-public' && entries.some((e) => e.type === 'openpgp-private' && e.id === item.id));
+
   const onDetails = (item: ListedEntry) => {
     void run(async () => {
       const entry = await keystore.entry(item.type, item.id);
@@ -293,6 +317,7 @@ export function KeysPage(props: KeysPageProps) {
           empty="No private keys yet. Import one below, or generate a new key pair."
           onDelete={onDelete}
           onExport={onExport}
+          {...(props.delivery ? { onPublish, publishable } : {})}
           onExportPublic={onExportPublic}
           onDetails={onDetails}
           unlocked={keystore.unlocked}
@@ -309,6 +334,7 @@ export function KeysPage(props: KeysPageProps) {
           items={trusted}
           empty="None."
           onDelete={onDelete}
+          {...(props.delivery ? { onPublish, publishable } : {})}
           onExportPublic={onExportPublic}
           onDetails={onDetails}
           unlocked={keystore.unlocked}
@@ -394,6 +420,9 @@ function EntryList(props: {
   onExport?: (e: ListedEntry) => (ev: Event) => void;
   onExportPublic: (e: ListedEntry) => void;
   onDetails: (e: ListedEntry) => void;
+  /** Publish to this server's directory (only when the page was opened from a delivery). */
+  onPublish?: (e: ListedEntry) => void;
+  publishable?: (e: ListedEntry) => boolean;
 }) {
   if (props.items.length === 0) return <p class="empty">{props.empty}</p>;
   return (
@@ -431,6 +460,11 @@ function EntryList(props: {
             {(!item.locked || item.type === 'certificate' || item.type === 'openpgp-public') && (
               <button type="button" onClick={() => props.onExportPublic(item)}>
                 Save public part
+              </button>
+            )}
+            {props.onPublish && props.publishable?.(item) && (
+              <button type="button" onClick={() => props.onPublish?.(item)}>
+                Publish
               </button>
             )}
             <button type="button" class="danger" onClick={() => props.onDelete(item)}>
