@@ -7,6 +7,7 @@
 import DOMPurify from 'dompurify';
 import { useEffect, useMemo, useRef } from 'preact/hooks';
 import type { Attachment } from '../core/index.ts';
+import { cleanSheet, cleanSheetText, cleanStyleText } from './css-clean.ts';
 
 const FRAME_CSP =
   "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:; form-action 'none'";
@@ -18,21 +19,6 @@ function toDataUrl(a: Attachment): string {
   return `data:${a.contentType};base64,${btoa(binary)}`;
 }
 
-const URL_IN_CSS = /url\s*\(|@import|image-set\s*\(|expression\s*\(/i;
-
-/** CSS as the browser reads it: comments removed and escapes resolved (`\75 rl(` is `url(`). */
-function cssPlain(text: string): string {
-  return text
-    .replace(/\/\*[\s\S]*?\*\//g, '')
-    .replace(/\\([0-9a-f]{1,6})[ \t\r\n\f]?/gi, (_m, hex: string) => {
-      const cp = parseInt(hex, 16);
-      return cp > 0 && cp <= 0x10ffff ? String.fromCodePoint(cp) : '\ufffd';
-    })
-    .replace(/\\([^\n0-9a-f])/gi, '$1');
-}
-
-const reachesOut = (css: string): boolean => URL_IN_CSS.test(cssPlain(css));
-
 export function sanitizeHtml(html: string, attachments: Attachment[]): { html: string; blocked: number } {
   const cids = new Map<string, Attachment>();
   for (const a of attachments) if (a.contentId) cids.set(a.contentId.replace(/^<|>$/g, '').toLowerCase(), a);
@@ -41,9 +27,12 @@ export function sanitizeHtml(html: string, attachments: Attachment[]): { html: s
   purify.addHook('uponSanitizeAttribute', (_node, data) => {
     const name = data.attrName.toLowerCase();
     const value = data.attrValue;
-    if (name === 'style' && reachesOut(value)) {
-      data.keepAttr = false;
-      blocked++;
+    if (name === 'style') {
+      // Parsed by the browser's CSS parser and cleaned (css-clean.ts).
+      const cleaned = cleanStyleText(document, value);
+      blocked += cleaned.removed;
+      if (cleaned.css) data.attrValue = cleaned.css;
+      else data.keepAttr = false;
       return;
     }
     if (
@@ -75,11 +64,11 @@ export function sanitizeHtml(html: string, attachments: Attachment[]): { html: s
     }
   });
   purify.addHook('uponSanitizeElement', (node, data) => {
-    if (data.tagName === 'style' && node.textContent && reachesOut(node.textContent)) {
-      node.textContent = cssPlain(node.textContent)
-        .replace(/url\s*\([^)]*\)/gi, 'none')
-        .replace(/@import[^;]*;?/gi, '');
-      blocked++;
+    if (data.tagName === 'style' && node.textContent) {
+      // Parsed by the browser's CSS parser and cleaned (css-clean.ts); a sheet it cannot parse goes.
+      const cleaned = cleanSheetText(window, node.textContent);
+      blocked += cleaned ? cleaned.removed : 1;
+      node.textContent = cleaned ? cleaned.css : '';
     }
   });
   // Mail clients put their <style> sheets in <head>: keep them (sanitized like any other) by moving
@@ -127,8 +116,9 @@ const FRAME_DOC = `<!doctype html><html><head><meta charset="utf-8"><meta http-e
 /**
  * Moves the sanitized body into the frame. A srcdoc frame inherits the page's CSP, which allows no
  * inline style; so style attributes and <style> sheets are applied through the CSSOM
- * (element.style, adoptedStyleSheets), which CSP does not govern. Nothing here can fetch: URLs in CSS
- * were removed by the sanitizer, and both CSPs allow only data: images.
+ * (element.style, adoptedStyleSheets), which CSP does not govern. Nothing here can fetch: CSS that
+ * could was removed by the sanitizer, is removed again here from what the frame's own parser made of
+ * it (css-clean.ts), and both CSPs allow only data: images.
  */
 function fill(frame: HTMLIFrameElement, html: string): void {
   const win = frame.contentWindow as (Window & typeof globalThis) | null;
@@ -144,6 +134,7 @@ function fill(frame: HTMLIFrameElement, html: string): void {
     const sheet = new win.CSSStyleSheet();
     try {
       sheet.replaceSync(el.textContent ?? '');
+      cleanSheet(sheet); // the second layer: nothing that fetches is adopted, even past the first
       sheets.push(sheet);
     } catch {
       /* a sheet the browser cannot parse is left out */
@@ -160,7 +151,9 @@ function fill(frame: HTMLIFrameElement, html: string): void {
   // Same document order as in `parsed`: give each element its style back through the CSSOM.
   Array.from(doc.body.querySelectorAll('*')).forEach((el, i) => {
     const v = css[i];
-    if (v && el instanceof win.HTMLElement) el.style.cssText = v;
+    // Cleaned on a detached element first (the second layer), then applied.
+    const clean = v ? cleanStyleText(doc, v).css : '';
+    if (clean && el instanceof win.HTMLElement) el.style.cssText = clean;
   });
   frame.style.height = `${Math.min(Math.max(doc.documentElement.scrollHeight + 16, 120), 4000)}px`;
 }

@@ -196,7 +196,9 @@ describe.skipIf(!ready)('receiver e2e: the app', () => {
     // and data: images (including the cid: image turned into data:).
     expect(await page.locator('.notice').innerText()).toMatch(/remote resources? (was|were) blocked/);
     // CSS escapes do not smuggle a url() past the sanitizer (the frame's policy would still block it).
-    expect(await frame.locator('#escaped').getAttribute('style')).toBeNull();
+    // (The browser's parser resolves the escape; the declaration that fetched is gone, what else the
+    // shorthand set may stay: css-clean.ts.)
+    expect((await frame.locator('#escaped').getAttribute('style')) ?? '').not.toMatch(/url|escaped/i);
     expect(await frame.locator('body').evaluate((b) => b.innerHTML)).not.toContain('escaped-sheet');
     const styled = await frame.locator('#styled').evaluate((el) => getComputedStyle(el).color);
     expect(styled).toBe('rgb(200, 0, 0)');

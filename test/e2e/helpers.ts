@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
@@ -355,4 +355,54 @@ export async function checkCase(
   await page.keyboard.press('Shift');
   await waitForState(e.t, d, c.signature === 'invalid' ? 'opened' : 'processed');
   return { text, delivered: d, expected: c };
+}
+
+/**
+ * A PGP/MIME message to bob@example.net (encrypted with gpg to `bob.pub.asc`) whose plaintext is
+ * `inner` (a MIME entity, CRLF).
+ */
+export function pgpMimeToBob(inner: string, subject: string): string {
+  const home = mkdtempSync(join(tmpdir(), 'sealpost-gpg-'));
+  try {
+    const gpg = (args: string[]): string => {
+      const r = spawnSync('gpg', ['--homedir', home, '--batch', '--yes', ...args], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`gpg ${args.join(' ')}: ${r.stderr}`);
+      return r.stdout;
+    };
+    gpg(['--import', corpusKey('bob.pub.asc')]);
+    writeFileSync(join(home, 'inner.eml'), inner);
+    const armored = gpg([
+      '--trust-model',
+      'always',
+      '--armor',
+      '--encrypt',
+      '-r',
+      'bob@example.net',
+      '-o',
+      '-',
+      join(home, 'inner.eml'),
+    ]);
+    return [
+      'From: alice@example.org',
+      'To: bob@example.net',
+      `Subject: ${subject}`,
+      'Date: Sat, 28 Nov 2026 12:00:00 +0000',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="enc"',
+      '',
+      '--enc',
+      'Content-Type: application/pgp-encrypted',
+      '',
+      'Version: 1',
+      '',
+      '--enc',
+      'Content-Type: application/octet-stream; name="encrypted.asc"',
+      '',
+      armored.trimEnd(),
+      '--enc--',
+      '',
+    ].join('\r\n');
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
 }
