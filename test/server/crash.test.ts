@@ -35,7 +35,7 @@ const startChild = (dir: string) =>
     // prettier-ignore
     ['--data', dir, '--port', '0', '--smtp-port', 'off', '--log-level', 'warn',
       '--rate-limit', '1000000', '--sender-rate-limit', '1000000'],
-    { timeoutMs: 30_000 },
+    { timeoutMs: 90_000 }, // generous: a start after kill -9 on a loaded 2-core machine
   );
 
 /** POSTs a message in chunks; resolves with the id on 201, null on anything else or a dropped connection. */

@@ -39,7 +39,7 @@ async function startChild(dir: string, upstreamPort: number) {
     ['--data', dir, '--port', '0', '--smtp-port', '0', '--smtp-trusted-networks', '127.0.0.1/32',
       '--smtp-upstream', `smtp://127.0.0.1:${upstreamPort}`, '--smtp-retry-base', '200ms',
       '--log-level', 'warn', '--sender-rate-limit', '1000000'],
-    { timeoutMs: 30_000 },
+    { timeoutMs: 90_000 }, // generous: a start after kill -9 on a loaded 2-core machine
   );
   return { ...serve, port: serve.smtpPort! };
 }
@@ -95,8 +95,14 @@ describe('relay crash safety (kill -9 during a stream of SMTP messages)', () => 
       await Promise.all(workers);
     }
     // Restart once more (recovery runs; the queue drains to the upstream), then stop cleanly.
+    // Wait (bounded) until the upstream has some of the queued forwards: a fixed pause was too short
+    // for a start-up on a loaded machine.
     const { child, exited } = await startChild(dir, up.port);
+    const queuedDigests = new Set(queued.values());
+    const until = Date.now() + 30_000;
     await new Promise((r) => setTimeout(r, 1500));
+    while (Date.now() < until && !up.mails.some((m) => queuedDigests.has(sha(m.original))))
+      await new Promise((r) => setTimeout(r, 200));
     child.kill('SIGTERM');
     await exited;
     await up.stop();
