@@ -29,11 +29,19 @@ export type ServerErrorCode = (typeof SERVER_ERROR_CODES)[number];
 export class ServerError extends Error {
   readonly code: ServerErrorCode;
   readonly details: Record<string, unknown>;
+  /** Seconds until a retry can succeed (a refusal by a limit): `Retry-After` at the HTTP edge. */
+  retryAfter: number | undefined;
   constructor(code: ServerErrorCode, message: string, details: Record<string, unknown> = {}) {
     super(message);
     this.name = 'ServerError';
     this.code = code;
     this.details = details;
+  }
+
+  /** This error, saying a retry can succeed after `ms` milliseconds (at least one second). */
+  retryIn(ms: number): this {
+    this.retryAfter = Math.max(1, Math.ceil(ms / 1000));
+    return this;
   }
 }
 

@@ -333,6 +333,12 @@ export function storeContract(name: string, factory: () => Promise<StoreHandle>)
         expect.arrayContaining([3, 4, 5]),
       );
       expect(await store.counters.count(key, T0 + 30, 60_000)).toBe(5);
+      // When the window closes (for Retry-After): 60 s after its first event.
+      expect(await store.counters.window(key, T0 + 30, 60_000)).toEqual({ count: 5, resetAt: T0 + 60_000 });
+      expect(await store.counters.hitWindow(key, T0 + 40, 60_000)).toEqual({
+        count: 6,
+        resetAt: T0 + 60_000,
+      });
       expect(await store.counters.count(`${key}-other`, T0 + 30, 60_000)).toBe(0);
       // The window is over: the count starts again.
       expect(await store.counters.count(key, T0 + 60_000, 60_000)).toBe(0);

@@ -89,7 +89,8 @@ export function installErrorHandling(app: FastifyInstance): void {
     if (status >= 500) request.log.error({ err }, 'request failed');
     else request.log.info({ code: e.code }, 'request refused');
     if (e.code === 'unauthorized') reply.header('www-authenticate', 'Bearer realm="sealpost"');
-    if (e.code === 'unavailable' || e.code === 'insufficient-storage') reply.header('retry-after', '30');
+    if (e.retryAfter !== undefined) reply.header('retry-after', String(e.retryAfter));
+    else if (e.code === 'unavailable' || e.code === 'insufficient-storage') reply.header('retry-after', '30');
     // A refused upload leaves the rest of its body unread: close the connection after answering.
     if (REFUSED_UPLOAD.has(e.code) && !request.raw.complete) reply.header('connection', 'close');
     void reply.code(status).type('application/json; charset=utf-8').send(errorBody(e));

@@ -50,16 +50,18 @@ export class PickupAccess {
     const bucket = clientBucket(request.ip);
     const validId = ID_PATTERN.test(id);
     const keys = badSecretKeys(bucket, validId ? id : '-');
-    if ((await store.counters.count(keys.client, now, IP_WINDOW_MS)) >= config.badSecretIpLimit)
-      throw new ServerError('too-many-attempts', 'Too many wrong links from this address: wait 15 minutes.');
-    if (
-      validId &&
-      (await store.counters.count(keys.delivery, now, DELIVERY_WINDOW_MS)) >= config.badSecretDeliveryLimit
-    )
+    const perClient = await store.counters.window(keys.client, now, IP_WINDOW_MS);
+    if (perClient.count >= config.badSecretIpLimit)
+      throw new ServerError(
+        'too-many-attempts',
+        'Too many wrong links from this address: wait 15 minutes.',
+      ).retryIn(perClient.resetAt - now);
+    const perDelivery = validId ? await store.counters.window(keys.delivery, now, DELIVERY_WINDOW_MS) : null;
+    if (perDelivery && perDelivery.count >= config.badSecretDeliveryLimit)
       throw new ServerError(
         'too-many-attempts',
         'This link was tried with a wrong secret too often from this address; wait an hour, or open the link exactly as it came in the notification.',
-      );
+      ).retryIn(perDelivery.resetAt - now);
     const found = validId ? await store.deliveries.get(id) : null;
     const secret = presentedSecret(request);
     const ok = secretMatches(secret ?? '', found?.secretHash ?? null);

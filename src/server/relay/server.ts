@@ -26,6 +26,7 @@ import { escapeHtml } from '../http/pages.ts';
 import { hashToken, randomId } from '../secrets.ts';
 import { asStoreFault } from '../store/faults.ts';
 import type { SenderRecord } from '../store/port.ts';
+import { countPerMinute, countSubmission } from '../submit/sender-limit.ts';
 import { HEAD_BYTES, SubmissionService, normalizeEmail } from '../submit/service.ts';
 import { ChunkReader } from './reader.ts';
 import { reply, SmtpReply, toSmtpReply } from './replies.ts';
@@ -70,23 +71,6 @@ class RelaySmtpServer extends SMTPServer {
   }
 }
 
-/** A per-minute counter per key (sender id). */
-class WindowCounter {
-  private counts = new Map<string, number>();
-  private windowStart = 0;
-  constructor(private readonly now: () => number) {}
-  hit(key: string): number {
-    const t = this.now();
-    if (t - this.windowStart >= 60_000) {
-      this.counts.clear();
-      this.windowStart = t;
-    }
-    const n = (this.counts.get(key) ?? 0) + 1;
-    this.counts.set(key, n);
-    return n;
-  }
-}
-
 export class RelayServer {
   private readonly server: RelaySmtpServer;
   private readonly service: SubmissionService;
@@ -95,7 +79,6 @@ export class RelayServer {
   /** Open connections per client address (an IPv6 client per /64: client-bucket.ts). */
   private readonly perIp = new Map<string, number>();
   private readonly counted = new Set<string>();
-  private readonly rate: WindowCounter;
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly wks: WebKeyService;
 
@@ -104,7 +87,6 @@ export class RelayServer {
     private readonly options: RelayOptions,
   ) {
     this.service = new SubmissionService(ctx);
-    this.rate = new WindowCounter(ctx.now);
     this.wks = new WebKeyService(ctx, this.queueMail);
     const c = ctx.config;
     this.server = new RelaySmtpServer({
@@ -366,7 +348,7 @@ export class RelayServer {
           }
           chunks.push(chunk);
         }
-        if (this.rate.hit(bucket) > config.senderRateLimit) throw reply.rateLimited();
+        await countPerMinute(this.ctx, bucket);
         const answer = await this.wks.take(new Uint8Array(Buffer.concat(chunks)), wksDomain);
         logger.info({ client: session.remoteAddress, domain: wksDomain }, 'smtp: web key service mail taken');
         return answer;
@@ -407,7 +389,7 @@ export class RelayServer {
       if (divert) {
         const sender = this.senders.get(session.id) ?? (await store.senders.findByEmail(mailFrom));
         if (!sender) throw reply.notSender(mailFrom || '<>');
-        if (this.rate.hit(sender.id) > config.senderRateLimit) throw reply.rateLimited();
+        await countSubmission(this.ctx, sender.id);
         const result = await this.service.submit({
           sender,
           body: rest(),
@@ -432,7 +414,7 @@ export class RelayServer {
       // 2b. Anything else: queued durably, forwarded unchanged.
       if (!config.smtpUpstream) throw reply.noUpstream();
       const sender = this.senders.get(session.id) ?? null;
-      if (sender && this.rate.hit(sender.id) > config.senderRateLimit) throw reply.rateLimited();
+      if (sender) await countSubmission(this.ctx, sender.id);
       await this.ctx.disk.assertRoom();
       const writer = await store.bodies.createWriter();
       try {

@@ -1,9 +1,8 @@
 /**
  * Submission API (POST/GET/DELETE /api/v1/messages, GET /api/v1/sender) and the upload form /send.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
-import { clientBucket } from '../client-bucket.ts';
 import { parseDuration } from '../config.ts';
 import type { ServerContext } from '../context.ts';
 import { ServerError } from '../errors.ts';
@@ -11,6 +10,7 @@ import { authenticateSender } from '../http/auth.ts';
 import { escapeHtml, page } from '../http/pages.ts';
 import type { MessageRecord } from '../store/port.ts';
 import { SubmissionService } from './service.ts';
+import { countSubmission } from './sender-limit.ts';
 
 export const MESSAGE_CONTENT_TYPES = ['message/rfc822', 'application/octet-stream'];
 
@@ -81,17 +81,9 @@ export async function submitRoutes(app: FastifyInstance, opts: { ctx: ServerCont
   const auth = async (request: FastifyRequest): Promise<void> => {
     request.sender = await authenticateSender(ctx, request);
   };
-  const perSender = app.createRateLimit({
-    keyGenerator: (request: FastifyRequest) => `sender:${request.sender?.id ?? clientBucket(request.ip)}`,
-    max: ctx.config.senderRateLimit,
-    timeWindow: 60_000,
-  });
-  const limitSender = async (request: FastifyRequest, reply: FastifyReply): Promise<void> => {
-    const r = await perSender(request);
-    if (!r.isAllowed && r.isExceeded) {
-      reply.header('retry-after', String(Math.ceil(r.ttl / 1000)));
-      throw new ServerError('rate-limited', 'Too many submissions from this sender: retry in a minute.');
-    }
+  // One per-sender count for the API, the form and the SMTP relay, in the store (sender-limit.ts).
+  const limitSender = async (request: FastifyRequest): Promise<void> => {
+    await countSubmission(ctx, request.sender!.id);
   };
 
   async function ownMessage(request: FastifyRequest): Promise<MessageRecord> {
