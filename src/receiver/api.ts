@@ -110,6 +110,19 @@ export async function publishKey(
   return (await res.json()) as { email: string };
 }
 
+export interface DirectoryAnswer {
+  email: string;
+  entries: { kind: 'x509' | 'openpgp'; data: string; fingerprint: string; publishedAt: string }[];
+}
+
+/** This server's directory: what is published for one address (null when nothing is). */
+export async function lookUpDirectory(email: string): Promise<DirectoryAnswer | null> {
+  const res = await fetch(`/api/v1/directory/${encodeURIComponent(email)}`, { credentials: 'omit' });
+  if (res.status === 404) return null;
+  if (!res.ok) throw await failure(res);
+  return (await res.json()) as DirectoryAnswer;
+}
+
 export interface VersionInfo {
   version: string;
   build: string;

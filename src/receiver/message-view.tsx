@@ -4,8 +4,15 @@
  * Nothing of a layer is shown before core has established that layer's integrity.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { KeyEntry, OpenedMessage } from '../core/index.ts';
-import { ApiError, fetchMetadata, postReceipt, streamContent, type PickupMetadata } from './api.ts';
+import type { KeyEntry, OpenPgpPublicEntry, OpenedMessage } from '../core/index.ts';
+import {
+  ApiError,
+  fetchMetadata,
+  lookUpDirectory,
+  postReceipt,
+  streamContent,
+  type PickupMetadata,
+} from './api.ts';
 import { Attachments } from './attachments.tsx';
 import { CryptoError, type CryptoClient } from './crypto-client.ts';
 import { HtmlBody } from './html-body.tsx';
@@ -17,7 +24,7 @@ import {
   receiptForShown,
   type Receipt,
 } from './receipt.ts';
-import { SignaturePanel, plainAlgorithm } from './signature.tsx';
+import { SignaturePanel, groupHex, plainAlgorithm } from './signature.tsx';
 import { explainOpenError, explainPickupError, formatBytes, formatDate, type Explained } from './words.ts';
 
 type Phase =
@@ -30,6 +37,22 @@ type Phase =
   | { kind: 'error'; explained: Explained }
   | { kind: 'shown'; report: OpenedMessage };
 
+/** A signer's key found by looking the From address up, not trusted yet. */
+interface FoundKey {
+  entry: OpenPgpPublicEntry;
+  address: string;
+  where: string;
+}
+
+/** What the signature panel offers about an unknown or untrusted OpenPGP signer. */
+export interface SignerActions {
+  /** Look the From address's key up (status unknown-signer). */
+  lookUp?: () => void;
+  /** The key found, and trusting it for the address (status untrusted, made by that key). */
+  found?: FoundKey & { trust: () => void };
+  /** What the lookup found or did not find, in words. */
+  note?: string;
+}
 export interface MessageViewProps {
   id: string;
   secret: string;
@@ -50,6 +73,8 @@ export function MessageView(props: MessageViewProps) {
   const [phase, setPhase] = useState<Phase>({ kind: 'loading' });
   const downloaded = useRef(false);
   const receiptSent = useRef(false);
+  const [found, setFound] = useState<FoundKey | null>(null);
+  const [lookupNote, setLookupNote] = useState<string | null>(null);
 
   /** Tells the server how it went: 'processed' once the message is shown, or 'failed' for good. */
   const sendReceipt = (details: Receipt) => {
@@ -118,6 +143,67 @@ export function MessageView(props: MessageViewProps) {
     }
   };
 
+  /**
+   * Looks the sender's OpenPGP key up in this server's directory and opens the message again with
+   * it (not trusted): the signature then says whether that key made it, and shows its fingerprint.
+   */
+  const lookUpSigner = async (address: string): Promise<void> => {
+    setLookupNote(null);
+    const entry = await lookUpDirectory(address).catch(() => null);
+    const key = entry?.entries.find((e) => e.kind === 'openpgp');
+    if (!key) {
+      setLookupNote(`No OpenPGP key is published for ${address} on this server.`);
+      return;
+    }
+    const candidate: FoundKey = {
+      entry: {
+        type: 'openpgp-public',
+        id: key.fingerprint,
+        label: address,
+        armored: key.data,
+        trusted: false,
+      },
+      address,
+      where: 'this server’s directory',
+    };
+    setFound(candidate);
+    await attempt(undefined, [candidate.entry]);
+  };
+
+  /** The one explicit step: the found key becomes a trusted signer for its address, kept in the keyring. */
+  const trustFound = async (f: FoundKey): Promise<void> => {
+    await keystore.add([{ ...f.entry, trusted: true }]);
+    props.onKeystoreChanged();
+    setFound(null);
+    setLookupNote(null);
+    await attempt();
+  };
+
+  const signerActions = (report: OpenedMessage): SignerActions => {
+    const s = report.signature;
+    const pgp = report.protocol === 'pgp-mime' || report.protocol === 'openpgp-inline';
+    if (!pgp || !report.from) return {};
+    if (s.status === 'unknown-signer')
+      return {
+        ...(found ? {} : { lookUp: () => void lookUpSigner(report.from.toLowerCase()) }),
+        ...(lookupNote
+          ? { note: lookupNote }
+          : found
+            ? {
+                note: `The key published for ${found.address} in ${found.where} did not make this signature.`,
+              }
+            : {}),
+      };
+    if (
+      s.status === 'untrusted' &&
+      found &&
+      s.openpgpKey?.fingerprint === found.entry.id &&
+      found.address === report.from.toLowerCase()
+    )
+      return { found: { ...found, trust: () => void trustFound(found) } };
+    return {};
+  };
+
   useEffect(() => {
     let cancelled = false;
     fetchMetadata(id, secret).then(
@@ -167,7 +253,7 @@ export function MessageView(props: MessageViewProps) {
           onSubmit={(password) => void attempt(password)}
         />
       )}
-      {phase.kind === 'shown' && <Shown report={phase.report} />}
+      {phase.kind === 'shown' && <Shown report={phase.report} actions={signerActions(phase.report)} />}
     </article>
   );
 }
@@ -439,10 +525,11 @@ function EncryptionNote({ report }: { report: OpenedMessage }) {
   return <p class="encryption-note">Encrypted with {lines.join('; inside it, ')}.</p>;
 }
 
-function Shown({ report }: { report: OpenedMessage }) {
+function Shown({ report, actions }: { report: OpenedMessage; actions: SignerActions }) {
   return (
     <>
       <SignaturePanel report={report} />
+      <SignerLookup actions={actions} />
       <EncryptionNote report={report} />
       {report.signature.status !== 'invalid' && (
         <section class="body" aria-label="Message">
@@ -455,5 +542,39 @@ function Shown({ report }: { report: OpenedMessage }) {
       )}
       <Attachments attachments={report.attachments} subject={report.subject} />
     </>
+  );
+}
+
+/** Finding and trusting an unknown sender's key: what was found, where, and one explicit trust step. */
+function SignerLookup({ actions }: { actions: SignerActions }) {
+  if (!actions.lookUp && !actions.found && !actions.note) return null;
+  return (
+    <section class="signer-lookup" aria-label="The sender’s key">
+      {actions.note && <p role="status">{actions.note}</p>}
+      {actions.lookUp && (
+        <p>
+          <button type="button" onClick={actions.lookUp}>
+            Look up the sender’s key
+          </button>{' '}
+          in this server’s directory.
+        </p>
+      )}
+      {actions.found && (
+        <>
+          <p role="status">
+            Found an OpenPGP key for <strong>{actions.found.address}</strong> in {actions.found.where}, and it
+            made this signature. Fingerprint <code>{groupHex(actions.found.entry.id)}</code>.
+          </p>
+          <p class="next">
+            Anyone who can publish there could have put it there: if it matters, compare the fingerprint with{' '}
+            {actions.found.address} by another channel first. Trusting it makes later messages signed with it
+            verified; a different key for this address will not be.
+          </p>
+          <button type="button" class="primary" onClick={actions.found.trust}>
+            Trust this key for {actions.found.address}
+          </button>
+        </>
+      )}
+    </section>
   );
 }

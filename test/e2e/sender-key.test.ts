@@ -1,0 +1,84 @@
+/**
+ * Finding and trusting a sender's key: a message signed by Alice's OpenPGP key shows "unknown
+ * signer"; one click looks her key up in the server's directory (published there with proof of her
+ * address), shows its fingerprint and that it made the signature, and one explicit trust click turns
+ * the verdict into "verified" — kept across a reload.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireChromium } from '../helpers/browser.ts';
+import { CORPUS, requireShared } from '../helpers/paths.ts';
+import { deliver, newPage, signatureText, startE2E, waitShown, type E2E } from './helpers.ts';
+
+const ready =
+  requireChromium('receiver e2e (sender keys)') && requireShared('receiver e2e over the OpenPGP corpus');
+const read = (dir: string, name: string) => readFileSync(join(CORPUS, dir, name));
+
+describe.skipIf(!ready)('receiver e2e: finding and trusting the sender’s key', () => {
+  let e: E2E;
+  let page: Page;
+  let errors: string[];
+  beforeAll(async () => {
+    e = await startE2E();
+    ({ page, errors } = await newPage(e));
+    // Alice publishes her key: her own delivery's link proves her address.
+    const hers = await deliver(
+      e.t,
+      read('messages', '03-smime-enveloped-rsa15-aes256cbc.eml'),
+      'alice@example.org',
+    );
+    const r = await fetch(`${e.t.url}/api/v1/directory`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-sealpost-secret': hers.secret },
+      body: JSON.stringify({
+        deliveryId: hers.deliveryId,
+        kind: 'openpgp',
+        data: read('keys', 'alice.pub.asc').toString(),
+      }),
+    });
+    expect(r.status).toBe(201);
+  });
+  afterAll(async () => {
+    await e?.close();
+  });
+
+  it('unknown signer → look up → fingerprint shown → trust → verified', async () => {
+    const d = await deliver(e.t, read('messages', '18-pgpmime-signed.eml'));
+    await page.goto(d.link);
+    await waitShown(page);
+    expect(await signatureText(page)).toMatch(/unknown signer — not verified/);
+    await page.getByRole('button', { name: 'Look up the sender’s key' }).click();
+    const lookup = page.locator('section.signer-lookup');
+    await lookup.getByText('and it made this signature').waitFor();
+    const words = await lookup.innerText();
+    expect(words).toContain('alice@example.org');
+    const fpr = /Fingerprint ((?:[0-9A-F]{4} ){9}[0-9A-F]{4})/.exec(words)?.[1];
+    expect(fpr, words).toBeDefined();
+    expect(await signatureText(page)).toMatch(/Signed by alice@example\.org — not verified/);
+    await page.getByRole('button', { name: 'Trust this key for alice@example.org' }).click();
+    await expect.poll(() => signatureText(page)).toContain('Signed by alice@example.org — verified');
+    expect(await page.locator('section.signer-lookup').count()).toBe(0);
+
+    // Kept: the next message from Alice is verified at once.
+    const next = await deliver(e.t, read('messages', '18-pgpmime-signed.eml'));
+    await page.goto(next.link);
+    await waitShown(page);
+    expect(await signatureText(page)).toContain('Signed by alice@example.org — verified');
+    expect(errors).toEqual([]);
+  });
+
+  it('says so when nothing is published for the sender', async () => {
+    const { page: p } = await newPage(e);
+    const unknown = await deliver(e.t, read('messages', '20-pgpmime-signed-unknown-key.eml'));
+    await p.goto(unknown.link);
+    await waitShown(p);
+    expect(await signatureText(p)).toMatch(/unknown signer/);
+    await p.getByRole('button', { name: 'Look up the sender’s key' }).click();
+    await p.locator('section.signer-lookup [role=status]').waitFor();
+    expect(await p.locator('section.signer-lookup').innerText()).toContain(
+      'No OpenPGP key is published for mallory@example.com on this server.',
+    );
+  });
+});
