@@ -139,7 +139,7 @@ export async function submitRoutes(app: FastifyInstance, opts: { ctx: ServerCont
     <legend>Sign in</legend>
     <label>Your e-mail address <input type="email" name="email" required autocomplete="username"></label>
     <label>API key <input type="password" name="apiKey" required autocomplete="current-password"
-      pattern="sp_[A-Za-z0-9_-]{20,}" title="The key printed by sealpost senders add (starts with sp_)"></label>
+      pattern="sp_[A-Za-z0-9_\\-]{43}" title="The key printed by sealpost senders add (starts with sp_)"></label>
   </fieldset>
   <fieldset>
     <legend>Message</legend>
