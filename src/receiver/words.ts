@@ -20,7 +20,7 @@ export function explainOpenError(code: string, message: string, details: Record<
       return {
         title: 'This message needs a key you have not given yet',
         text: who ? `It is encrypted for: ${who}.` : 'None of the keys in this browser can open it.',
-        next: 'Import the key file (a .p12/.pfx or an OpenPGP secret key) that belongs to this address, or unlock your keyring. If you have no such key, ask the sender to encrypt the message to a key you have — or publish a new one from the Keys page.',
+        next: 'Import the key file (a .p12/.pfx, a PKCS#8 private key chosen together with its certificate, or an OpenPGP secret key) that belongs to this address, or unlock your keyring. If you have no such key, ask the sender to encrypt the message to a key you have — or publish a new one from the Keys page.',
       };
     }
     case 'bad-password':
