@@ -7,7 +7,7 @@ import { publishKey } from './api.ts';
 import { CryptoError, type CryptoClient } from './crypto-client.ts';
 import { KeystoreError, type Keystore, type ListedEntry } from './keystore.ts';
 import { CertificateDetails } from './signature.tsx';
-import { explainOpenError } from './words.ts';
+import { explainKeyError } from './words.ts';
 
 const TYPE_NAMES: Record<KeyEntry['type'], string> = {
   'smime-private': 'S/MIME key and certificate',
@@ -37,7 +37,7 @@ function pem(der: Uint8Array): string {
 
 function errorText(e: unknown): string {
   if (e instanceof CryptoError) {
-    const x = explainOpenError(e.code, e.message, e.details);
+    const x = explainKeyError(e.code, e.message, e.details);
     return `${x.text} ${x.next}`;
   }
   if (e instanceof KeystoreError) return e.message;

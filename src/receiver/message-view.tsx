@@ -25,7 +25,14 @@ import {
   type Receipt,
 } from './receipt.ts';
 import { SignaturePanel, groupHex, plainAlgorithm } from './signature.tsx';
-import { explainOpenError, explainPickupError, formatBytes, formatDate, type Explained } from './words.ts';
+import {
+  explainKeyError,
+  explainOpenError,
+  explainPickupError,
+  formatBytes,
+  formatDate,
+  type Explained,
+} from './words.ts';
 
 type Phase =
   | { kind: 'loading' }
@@ -385,9 +392,9 @@ function KeyPrompt(props: {
       const err = e instanceof CryptoError ? e : null;
       setError(
         err
-          ? explainOpenError(err.code, err.message, err.details).text +
+          ? explainKeyError(err.code, err.message, err.details).text +
               ' ' +
-              explainOpenError(err.code, err.message, err.details).next
+              explainKeyError(err.code, err.message, err.details).next
           : String(e),
       );
     } finally {

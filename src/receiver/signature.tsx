@@ -5,7 +5,7 @@
 import { useRef } from 'preact/hooks';
 import type { CertificateInfo, OpenedMessage } from '../core/index.ts';
 import { verdict } from './verdict.ts';
-import { formatDate } from './words.ts';
+import { formatDate, plainProblem } from './words.ts';
 
 export function SignaturePanel({ report }: { report: OpenedMessage }) {
   const s = report.signature;
@@ -27,7 +27,7 @@ export function SignaturePanel({ report }: { report: OpenedMessage }) {
           {s.problems.length > 0 && (
             <ul class="signature-problems">
               {s.problems.map((p) => (
-                <li key={p}>{p}</li>
+                <li key={p}>{plainProblem(p)}</li>
               ))}
             </ul>
           )}

@@ -9,6 +9,66 @@ export interface Explained {
   next: string;
 }
 
+/** Phrases of the libraries underneath (PKI.js, asn1js, node-forge, OpenPGP.js, the JS engine). */
+const LIBRARY_WORDS =
+  /No valid certificate paths|Error during parsing|Cannot read propert|is not a function|\bundefined\b|Misformed|Error decrypting|Error reading|Unknown (packet|tag)|Invalid (tag|length|DER)|TypeError|RangeError/i;
+
+/**
+ * Core's sentence, if it is one of ours; never a library's words ("Error during parsing"): core
+ * wraps a library error as "<what> could not be read: <library text>", of which only the first half
+ * is for people.
+ */
+export function plainSentence(message: string, fallback: string): string {
+  const wrapped = /^(.*?) could not be read: /s.exec(message);
+  if (wrapped) return `${wrapped[1]} could not be read.`;
+  const m = message.trim();
+  return m === '' || LIBRARY_WORDS.test(m) ? fallback : m;
+}
+
+/** A signature problem from core, without a library's words after its colon, if any slipped in. */
+export function plainProblem(problem: string): string {
+  if (!LIBRARY_WORDS.test(problem)) return problem;
+  const colon = problem.indexOf(': ');
+  return colon > 0 ? `${problem.slice(0, colon)}.` : 'The signature could not be checked.';
+}
+
+/** A problem importing a key file (the key prompt and the Keys page). */
+export function explainKeyError(code: string, message: string, details: Record<string, unknown>): Explained {
+  switch (code) {
+    case 'bad-passphrase':
+      return {
+        title: 'Wrong passphrase',
+        text: 'That passphrase does not unlock the key file.',
+        next: 'Type the passphrase you chose when the key was exported (it is case-sensitive) and try again.',
+      };
+    case 'unsupported':
+      return {
+        title: 'This key file uses something Sealpost cannot read',
+        text: plainSentence(message, 'The key file uses an algorithm or format Sealpost does not support.'),
+        next: `Export the key again from the program that holds it, choosing a current format (for example PKCS#12 with AES-256, or an OpenPGP key), or ask whoever issued it for one.${details.algorithm && !LIBRARY_WORDS.test(String(details.algorithm)) ? ` The unsupported part is: ${String(details.algorithm)}.` : ''}`,
+      };
+    case 'limit-exceeded':
+      return {
+        title: 'This file is too large to be a key',
+        text: plainSentence(message, 'The file is larger or more deeply nested than any key file.'),
+        next: 'Choose your key file: a .p12/.pfx, a PEM file, or an OpenPGP secret key.',
+      };
+    case 'malformed':
+    case 'truncated':
+      return {
+        title: 'This file cannot be used as a key',
+        text: plainSentence(message, 'It is not a key file Sealpost can read, or it is damaged.'),
+        next: 'Choose your key file: a .p12 or .pfx file, a PEM file with the private key and its certificate (or both files at once), or an OpenPGP secret key (.asc).',
+      };
+    default:
+      return {
+        title: 'The key could not be imported',
+        text: 'Something went wrong while reading the key file.',
+        next: 'Reload the page and try again. If it keeps happening, export the key again and import the new file.',
+      };
+  }
+}
+
 export function explainOpenError(code: string, message: string, details: Record<string, unknown>): Explained {
   switch (code) {
     case 'no-matching-key': {
@@ -63,25 +123,28 @@ export function explainOpenError(code: string, message: string, details: Record<
     case 'unsupported':
       return {
         title: 'This message uses something Sealpost cannot open',
-        text: message,
-        next: `Ask the sender to use a current algorithm (for example AES-256 with RSA or ECDH keys).${details.algorithm ? ` The unsupported part is: ${String(details.algorithm)}.` : ''}`,
+        text: plainSentence(message, 'The message uses an algorithm or format Sealpost does not support.'),
+        next: `Ask the sender to use a current algorithm (for example AES-256 with RSA or ECDH keys).${details.algorithm && !LIBRARY_WORDS.test(String(details.algorithm)) ? ` The unsupported part is: ${String(details.algorithm)}.` : ''}`,
       };
     case 'limit-exceeded':
       return {
         title: 'The message is too large or too deeply nested',
-        text: message,
+        text: plainSentence(
+          message,
+          'The message is larger or more deeply nested than this receiver accepts.',
+        ),
         next: 'Ask the sender to split it into smaller messages.',
       };
     case 'malformed':
       return {
         title: 'The message cannot be read',
-        text: message,
+        text: plainSentence(message, 'Its structure is damaged.'),
         next: 'The message is damaged or not a secure e-mail message. Ask the sender to send it again.',
       };
     default:
       return {
         title: 'Something went wrong',
-        text: message,
+        text: 'The message could not be opened because of an error in this page.',
         next: 'Reload the page to try again. If it keeps happening, tell the sender.',
       };
   }

@@ -4,7 +4,7 @@
 import type { OpenContext } from '../context.ts';
 import { SealpostError, asSealpostError } from '../errors.ts';
 import type { CertificateEntry, KeyEntry, SmimePrivateEntry } from '../keyring.ts';
-import type { CertificateInfo, EncryptedLayer, SignedLayer } from '../report.ts';
+import { emptySignature, type CertificateInfo, type EncryptedLayer, type SignedLayer } from '../report.ts';
 import { T, UNIVERSAL, oid, readTlv } from './ber.ts';
 import { describeParsed, importCertificateEntries, parseCertificate } from './certs.ts';
 import { inflateCompressed } from './compressed.ts';
@@ -86,15 +86,37 @@ export function decryptCms(
 /**
  * Verifies SignedData. `detached` is the signed content for multipart/signed (already CRLF-canonical,
  * exactly the bytes of the first part); null for opaque SignedData, whose encapsulated content is
- * returned. A bad signature is NOT an exception: it is reported with status 'invalid'.
+ * returned. A bad signature is NOT an exception: it is reported with status 'invalid' — and so is a
+ * detached signature part that cannot be read at all: it sits in a complete multipart/signed, so
+ * it was not "cut off on its way" (what `truncated` would say); it is a damaged or forged signature,
+ * and the content it claims to cover is withheld like any other.
  */
-export function verifySignedData(
+export async function verifySignedData(
   der: Uint8Array,
   detached: Uint8Array | null,
   ctx: OpenContext,
 ): Promise<{ content: Uint8Array; layer: SignedLayer }> {
-  return wrap('The S/MIME signature', () => verifySigned(der, detached, ctx));
+  try {
+    return await wrap('The S/MIME signature', () => verifySigned(der, detached, ctx));
+  } catch (e) {
+    if (detached === null || !(e instanceof SealpostError) || !UNREADABLE.has(e.code)) throw e;
+    return {
+      content: detached,
+      layer: {
+        kind: 'signed',
+        format: 'cms-detached',
+        signatures: [
+          emptySignature('invalid', [
+            'The signature part cannot be read: it is damaged, or it is not an S/MIME signature.',
+          ]),
+        ],
+      },
+    };
+  }
 }
+
+/** Errors that mean a signature part is not a readable signature (not: unsupported, over a limit). */
+const UNREADABLE = new Set(['truncated', 'malformed']);
 
 /** Unwraps CMS CompressedData (RFC 3274, zlib) within ctx.limits. */
 export function decompressCms(der: Uint8Array, ctx: OpenContext): Promise<Uint8Array> {

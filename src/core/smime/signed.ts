@@ -585,19 +585,17 @@ export async function validatePath(
         }
         return { trusted: true, chain, problems };
       }
-      lastMessage = result.resultMessage;
-    } catch (e) {
-      lastMessage =
-        (e as { resultMessage?: string; message?: string }).resultMessage ??
-        (e as Error).message ??
-        String(e);
+      // PKI.js's own words ("No valid certificate paths found") are for developers, not people.
+      lastMessage = '';
+    } catch {
+      lastMessage = '';
     }
   }
   return {
     trusted: false,
     chain: [],
     problems: [
-      `The signer\u2019s certificate does not chain to a trusted certificate authority (${lastMessage || 'no path'}).`,
+      `The signer\u2019s certificate does not chain to a trusted certificate authority${lastMessage ? ` (${lastMessage})` : ''}.`,
     ],
   };
 }
