@@ -10,6 +10,7 @@ import { hostname as osHostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { DestinationStream } from 'pino';
 import { ConfigError, loadConfig, type ServerConfig } from './config.ts';
+import { loadNodeId } from './node-id.ts';
 import { DiskSpace } from './disk-space.ts';
 import type { ServerContext } from './context.ts';
 import { buildApp } from './http/app.ts';
@@ -94,6 +95,7 @@ export async function startServer(argv: string[], options: StartOptions = {}): P
       dataDir: config.data,
       database: config.database,
       poolSize: config.databasePool,
+      nodeId: await loadNodeId(config.data),
       onError: (err) => logger.warn({ err }, 'database connection lost (the pool reconnects)'),
     });
   } catch (e) {
@@ -105,6 +107,8 @@ export async function startServer(argv: string[], options: StartOptions = {}): P
   const recovered = await store.recover();
   if (recovered.removedStaged + recovered.removedOrphans > 0)
     logger.warn(recovered, 'removed uncommitted message files left by an interrupted run');
+  if (recovered.releasedClaims > 0)
+    logger.warn(recovered, 'took back the mails this node was sending when its previous run ended');
   const sealer = createSealer(await loadSealingKey(config.data, config.sealingKey));
   const disk = new DiskSpace(store.kind === 'sqlite' ? resolve(config.data) : null, config.minFreeSpace);
   const metrics = createMetrics(store, disk);

@@ -144,6 +144,26 @@ describe.skipIf(!shared)('submission limits', () => {
       'unsupported-media-type',
     ]);
     expect(await e(await submit(t, '', '?to=x@example.org'))).toEqual([400, 'bad-request']);
+    // The types Fastify parses itself (a message sent as text or JSON by mistake): 415, not 500.
+    for (const type of ['text/plain', 'text/plain; charset=utf-8', 'application/json']) {
+      const body = type === 'application/json' ? JSON.stringify({ message: noTo }) : noTo;
+      expect(await e(await submit(t, body, '?to=x@example.org', { 'content-type': type }))).toEqual([
+        415,
+        'unsupported-media-type',
+      ]);
+    }
+    // Recipients with control characters or percent-escapes are refused (?to= and To/Cc).
+    for (const to of [
+      'x%40evil.example@example.org',
+      'x%00@example.org',
+      'x\u0001y@example.org',
+      'x\u007f@example.org',
+    ])
+      expect(await e(await submit(t, noTo, `?to=${encodeURIComponent(to)}`))).toEqual([400, 'bad-request']);
+    const withPercent =
+      'From: a@example.org\r\nTo: "C" <c%d@example.net>, e%f@example.net\r\n' +
+      'Content-Type: application/pkcs7-mime; smime-type=enveloped-data\r\n\r\nAAAA\r\n';
+    expect(await e(await submit(t, withPercent))).toEqual([400, 'no-recipients']);
   });
 
   it('limits submissions per sender', async () => {

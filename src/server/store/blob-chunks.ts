@@ -149,13 +149,19 @@ class ChunkBodyWriter implements BodyWriter {
 
 export class ChunkBlobStore implements BlobStore {
   readonly kind = 'chunks';
-  /** Owner of the staged bodies this instance writes. */
-  readonly instanceId = randomBytes(9).toString('base64url');
+  /**
+   * Owner of the staged bodies this instance writes: the node's lasting name when it has one, so
+   * that its restart drops its dead predecessor's half-finished uploads at once (recover()).
+   */
+  readonly instanceId: string;
 
   constructor(
     private readonly db: Kysely<Database>,
     private readonly pool: pg.Pool,
-  ) {}
+    nodeId?: string,
+  ) {
+    this.instanceId = nodeId ?? randomBytes(9).toString('base64url');
+  }
 
   async createWriter(): Promise<BodyWriter> {
     // The staged row is written with the first chunk (or at finish), so a small body costs one commit.

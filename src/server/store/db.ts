@@ -13,6 +13,8 @@ export interface StoreDb {
   readonly kysely: Kysely<Database>;
   readonly dialect: Dialect;
   readonly blobs: BlobStore;
+  /** This node's name in lease tokens (node-id.ts; random when not given). */
+  readonly nodeId: string;
 }
 
 /** Thrown when a row would break a unique rule (e.g. a second active sender for an address). */

@@ -15,6 +15,8 @@ export interface OpenStoreOptions {
   poolSize?: number;
   /** An idle PostgreSQL connection failed (the pool replaces it). */
   onError?: (err: Error) => void;
+  /** This node's lasting name (node-id.ts). */
+  nodeId?: string;
 }
 
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
@@ -24,7 +26,8 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       url: options.database,
       ...(options.poolSize ? { poolSize: options.poolSize } : {}),
       ...(options.onError ? { onError: options.onError } : {}),
+      ...(options.nodeId ? { nodeId: options.nodeId } : {}),
     });
   }
-  return openSqliteStore({ dataDir: options.dataDir });
+  return openSqliteStore({ dataDir: options.dataDir, ...(options.nodeId ? { nodeId: options.nodeId } : {}) });
 }

@@ -62,6 +62,8 @@ export interface PostgresStoreOptions {
   schema?: string;
   /** Connections per node (default 10). */
   poolSize?: number;
+  /** This node's lasting name (node-id.ts): its uploads and leases are marked with it. */
+  nodeId?: string;
   /** Called when an idle pooled connection fails (the pool replaces it). */
   onError?: (err: Error) => void;
 }
@@ -96,7 +98,8 @@ export async function openPostgresStore(options: PostgresStoreOptions): Promise<
       kind: 'postgres',
       kysely,
       dialect: postgresDialect,
-      blobs: new ChunkBlobStore(kysely, pool),
+      blobs: new ChunkBlobStore(kysely, pool, options.nodeId),
+      ...(options.nodeId ? { nodeId: options.nodeId } : {}),
       close: () => kysely.destroy(),
     });
   } catch (e) {

@@ -23,7 +23,8 @@ export async function claimDue(
   leaseMs: number,
   limit: number,
 ): Promise<{ ids: string[]; leaseToken: string }> {
-  const leaseToken = randomBytes(12).toString('hex');
+  // The node's name first: a node starting again releases its dead predecessor's leases (store.ts).
+  const leaseToken = `${db.nodeId}.${randomBytes(12).toString('hex')}`;
   const rows = await db.kysely
     .with(
       (cte) => cte('due').materialized(),

@@ -99,6 +99,8 @@ export const sqliteDialect: Dialect = {
 
 export interface SqliteStoreOptions {
   dataDir: string;
+  /** This node's lasting name (node-id.ts): its leases are marked with it. */
+  nodeId?: string;
 }
 
 /** Opens (creating when needed) the embedded store in a data folder and migrates its schema. */
@@ -117,6 +119,7 @@ export async function openSqliteStore(options: SqliteStoreOptions): Promise<Stor
     kysely,
     dialect: sqliteDialect,
     blobs: await FileBlobStore.open(dataDir),
+    ...(options.nodeId ? { nodeId: options.nodeId } : {}),
     close: () => kysely.destroy(),
   });
 }

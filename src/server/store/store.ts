@@ -17,6 +17,7 @@
  * sqlite.ts and postgres.ts open a store; index.ts picks one from the settings.
  */
 import { sql, type Kysely, type SqlBool } from 'kysely';
+import { randomBytes } from 'node:crypto';
 import type { BlobStore, BodyWriter, OwnedBodies } from './blobs.ts';
 import { SqlCounters, type Counters } from './counters.ts';
 import type { StoreDb } from './db.ts';
@@ -58,7 +59,7 @@ export interface Store {
   /** The newest applied schema version. */
   schemaVersion(): Promise<number>;
   /** Start-of-server housekeeping: drop staged bodies and bodies that no committed row owns. */
-  recover(): Promise<{ removedStaged: number; removedOrphans: number }>;
+  recover(): Promise<{ removedStaged: number; removedOrphans: number; releasedClaims: number }>;
   /** Throws when the store cannot serve (for /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -97,9 +98,12 @@ export async function createStore(parts: {
   kysely: Kysely<Database>;
   dialect: Dialect;
   blobs: BlobStore;
+  /** This node's lasting name (node-id.ts); random when not given. */
+  nodeId?: string;
   close(): Promise<void>;
 }): Promise<Store> {
-  const db: StoreDb = { kysely: parts.kysely, dialect: parts.dialect, blobs: parts.blobs };
+  const nodeId = parts.nodeId ?? randomBytes(12).toString('base64url');
+  const db: StoreDb = { kysely: parts.kysely, dialect: parts.dialect, blobs: parts.blobs, nodeId };
   let closed: Promise<void> | null = null;
   const store: Store = {
     kind: parts.kind,
@@ -117,7 +121,22 @@ export async function createStore(parts: {
     wks: new SqlWebKeyService(db),
     migrate: () => migrate(parts.kysely, parts.dialect),
     schemaVersion: () => schemaVersion(parts.kysely),
-    recover: () => parts.blobs.recover(parts.kysely, ownedBodies(parts.kysely)),
+    async recover() {
+      const bodies = await parts.blobs.recover(parts.kysely, ownedBodies(parts.kysely));
+      // Mails and forwards this node's previous process had claimed when it died: due again now,
+      // not when the lease runs out (the lease token starts with the node's name, queues.ts).
+      let releasedClaims = 0;
+      for (const table of ['outbox', 'forward_queue'] as const) {
+        const r = await parts.kysely
+          .updateTable(table)
+          .set({ lease_token: null, lease_until: null })
+          .where('state', '=', 'queued')
+          .where('lease_token', 'like', `${nodeId}.%`)
+          .executeTakeFirst();
+        releasedClaims += Number(r.numUpdatedRows);
+      }
+      return { ...bodies, releasedClaims };
+    },
     async ping() {
       // Bounded: a database that does not answer must not hold /readyz open.
       let timer: NodeJS.Timeout | undefined;

@@ -3,6 +3,7 @@
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { IncomingMessage } from 'node:http';
+import { Readable } from 'node:stream';
 import { parseDuration } from '../config.ts';
 import type { ServerContext } from '../context.ts';
 import { ServerError } from '../errors.ts';
@@ -95,6 +96,12 @@ export async function submitRoutes(app: FastifyInstance, opts: { ctx: ServerCont
   }
 
   app.post('/api/v1/messages', { onRequest: [auth, limitSender] }, async (request, reply) => {
+    // Fastify parses JSON and text/plain bodies itself: only the message types arrive as a stream.
+    if (!(request.body instanceof Readable))
+      throw new ServerError(
+        'unsupported-media-type',
+        `POST the message itself as ${MESSAGE_CONTENT_TYPES.join(' or ')}, not as ${String(request.headers['content-type'] ?? 'no Content-Type').split(';')[0]!.slice(0, 100)}.`,
+      );
     const q = request.query as Record<string, unknown>;
     const to = asList(q.to);
     const length = request.headers['content-length'];

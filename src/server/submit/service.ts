@@ -54,7 +54,15 @@ export interface NotificationPayload {
 
 const EMAIL = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:"]+$/;
 
+/**
+ * Control characters (a NUL, a DEL, a bare CR would end up in headers, logs and SMTP commands) and
+ * `%` (percent-escapes, and the "percent hack" that turns user%host@relay into relaying through us)
+ * are refused outright.
+ */
+const REFUSED_IN_ADDRESS = /[\x00-\x1f\x7f%]/;
+
 export function normalizeEmail(s: string): string | null {
+  if (REFUSED_IN_ADDRESS.test(s)) return null;
   const t = s.trim().toLowerCase();
   return EMAIL.test(t) && t.length <= 254 ? t : null;
 }
