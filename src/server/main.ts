@@ -107,8 +107,9 @@ export async function startServer(argv: string[], options: StartOptions = {}): P
   const recovered = await store.recover();
   if (recovered.removedStaged + recovered.removedOrphans > 0)
     logger.warn(recovered, 'removed uncommitted message files left by an interrupted run');
-  if (recovered.releasedClaims > 0)
-    logger.warn(recovered, 'took back the mails this node was sending when its previous run ended');
+  const releasedClaims = await store.releaseOwnClaims();
+  if (releasedClaims > 0)
+    logger.warn({ releasedClaims }, 'took back the mails this node was sending when its previous run ended');
   const sealer = createSealer(await loadSealingKey(config.data, config.sealingKey));
   const disk = new DiskSpace(store.kind === 'sqlite' ? resolve(config.data) : null, config.minFreeSpace);
   const metrics = createMetrics(store, disk);

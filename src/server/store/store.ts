@@ -59,7 +59,12 @@ export interface Store {
   /** The newest applied schema version. */
   schemaVersion(): Promise<number>;
   /** Start-of-server housekeeping: drop staged bodies and bodies that no committed row owns. */
-  recover(): Promise<{ removedStaged: number; removedOrphans: number; releasedClaims: number }>;
+  recover(): Promise<{ removedStaged: number; removedOrphans: number }>;
+  /**
+   * Start-of-server: mails and forwards this node's previous (dead) process had claimed are due
+   * again now, not when their lease runs out. Returns how many.
+   */
+  releaseOwnClaims(): Promise<number>;
   /** Throws when the store cannot serve (for /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -121,10 +126,9 @@ export async function createStore(parts: {
     wks: new SqlWebKeyService(db),
     migrate: () => migrate(parts.kysely, parts.dialect),
     schemaVersion: () => schemaVersion(parts.kysely),
-    async recover() {
-      const bodies = await parts.blobs.recover(parts.kysely, ownedBodies(parts.kysely));
-      // Mails and forwards this node's previous process had claimed when it died: due again now,
-      // not when the lease runs out (the lease token starts with the node's name, queues.ts).
+    recover: () => parts.blobs.recover(parts.kysely, ownedBodies(parts.kysely)),
+    async releaseOwnClaims() {
+      // The lease token starts with the node's name (queues.ts).
       let releasedClaims = 0;
       for (const table of ['outbox', 'forward_queue'] as const) {
         const r = await parts.kysely
@@ -135,7 +139,7 @@ export async function createStore(parts: {
           .executeTakeFirst();
         releasedClaims += Number(r.numUpdatedRows);
       }
-      return { ...bodies, releasedClaims };
+      return releasedClaims;
     },
     async ping() {
       // Bounded: a database that does not answer must not hold /readyz open.

@@ -100,7 +100,11 @@ export async function submitRoutes(app: FastifyInstance, opts: { ctx: ServerCont
     if (!(request.body instanceof Readable))
       throw new ServerError(
         'unsupported-media-type',
-        `POST the message itself as ${MESSAGE_CONTENT_TYPES.join(' or ')}, not as ${String(request.headers['content-type'] ?? 'no Content-Type').split(';')[0]!.slice(0, 100)}.`,
+        `POST the message itself as ${MESSAGE_CONTENT_TYPES.join(' or ')}, not as ${String(
+          request.headers['content-type'] ?? 'no Content-Type',
+        )
+          .split(';')[0]!
+          .slice(0, 100)}.`,
       );
     const q = request.query as Record<string, unknown>;
     const to = asList(q.to);

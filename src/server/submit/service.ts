@@ -59,6 +59,7 @@ const EMAIL = /^[^\s@<>()[\]\\,;:"]+@[^\s@<>()[\]\\,;:"]+\.[^\s@<>()[\]\\,;:"]+$
  * `%` (percent-escapes, and the "percent hack" that turns user%host@relay into relaying through us)
  * are refused outright.
  */
+// eslint-disable-next-line no-control-regex -- control characters are what it looks for
 const REFUSED_IN_ADDRESS = /[\x00-\x1f\x7f%]/;
 
 export function normalizeEmail(s: string): string | null {
