@@ -123,6 +123,39 @@ export async function lookUpDirectory(email: string): Promise<DirectoryAnswer | 
   return (await res.json()) as DirectoryAnswer;
 }
 
+/** The most a WKD answer may be (a key with its user ID and subkeys; the server reduces it). */
+const WKD_MAX_BYTES = 512 * 1024;
+
+/**
+ * Web Key Directory, fetched from this browser (draft-koch-openpgp-webkey-service: servers answer
+ * with `Access-Control-Allow-Origin: *`): the advanced URL, then the direct one. No credentials, no
+ * Referer, no redirects to follow, bounded in time and size. Returns the binary key, or null.
+ */
+export async function fetchWkd(urls: string[]): Promise<{ key: Uint8Array; url: string } | null> {
+  for (const url of urls) {
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), 10_000);
+    try {
+      const res = await fetch(url, {
+        credentials: 'omit',
+        mode: 'cors',
+        redirect: 'error',
+        referrerPolicy: 'no-referrer',
+        cache: 'no-store',
+        signal: abort.signal,
+      });
+      if (!res.ok) continue;
+      const body = new Uint8Array(await res.arrayBuffer());
+      if (body.length > 0 && body.length <= WKD_MAX_BYTES) return { key: body, url };
+    } catch {
+      // unreachable host, CORS refusal, timeout: try the next form
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  return null;
+}
+
 export interface VersionInfo {
   version: string;
   build: string;

@@ -4,10 +4,17 @@
  * Nothing of a layer is shown before core has established that layer's integrity.
  */
 import { useEffect, useRef, useState } from 'preact/hooks';
-import type { KeyEntry, OpenPgpPublicEntry, OpenedMessage } from '../core/index.ts';
+import {
+  base64Encode,
+  wkdUrls,
+  type KeyEntry,
+  type OpenPgpPublicEntry,
+  type OpenedMessage,
+} from '../core/index.ts';
 import {
   ApiError,
   fetchMetadata,
+  fetchWkd,
   lookUpDirectory,
   postReceipt,
   streamContent,
@@ -151,28 +158,48 @@ export function MessageView(props: MessageViewProps) {
   };
 
   /**
-   * Looks the sender's OpenPGP key up in this server's directory and opens the message again with
-   * it (not trusted): the signature then says whether that key made it, and shows its fingerprint.
+   * Looks the sender's OpenPGP key up — this server's directory, then the Web Key Directory of the
+   * sender's domain, fetched from this browser — and opens the message again with it (not trusted):
+   * the signature then says whether that key made it, and shows its fingerprint.
    */
   const lookUpSigner = async (address: string): Promise<void> => {
     setLookupNote(null);
-    const entry = await lookUpDirectory(address).catch(() => null);
-    const key = entry?.entries.find((e) => e.kind === 'openpgp');
-    if (!key) {
-      setLookupNote(`No OpenPGP key is published for ${address} on this server.`);
+    let candidate: FoundKey | null = null;
+    const listed = await lookUpDirectory(address).catch(() => null);
+    const key = listed?.entries.find((e) => e.kind === 'openpgp');
+    if (key)
+      candidate = {
+        entry: {
+          type: 'openpgp-public',
+          id: key.fingerprint,
+          label: address,
+          armored: key.data,
+          trusted: false,
+        },
+        address,
+        where: 'this server’s directory',
+      };
+    const urls = key ? null : wkdUrls(address);
+    const wkd = urls ? await fetchWkd([urls.advanced, urls.direct]) : null;
+    if (wkd && urls)
+      candidate = {
+        // The fingerprint is known once the signature is checked with it (see signerActions).
+        entry: {
+          type: 'openpgp-public',
+          id: `wkd-${urls.hash}`,
+          label: address,
+          armored: armor(wkd.key),
+          trusted: false,
+        },
+        address,
+        where: `the Web Key Directory of ${urls.domain} (${new URL(wkd.url).host})`,
+      };
+    if (!candidate) {
+      setLookupNote(
+        `No OpenPGP key is published for ${address} on this server or in the Web Key Directory of its domain.`,
+      );
       return;
     }
-    const candidate: FoundKey = {
-      entry: {
-        type: 'openpgp-public',
-        id: key.fingerprint,
-        label: address,
-        armored: key.data,
-        trusted: false,
-      },
-      address,
-      where: 'this server’s directory',
-    };
     setFound(candidate);
     await attempt(undefined, [candidate.entry]);
   };
@@ -201,13 +228,19 @@ export function MessageView(props: MessageViewProps) {
               }
             : {}),
       };
+    // The found key was the only one added since the signer was unknown: if the signature is now
+    // good but untrusted, that key made it (a WKD key gets its fingerprint from the check).
+    const fingerprint = s.openpgpKey?.fingerprint;
     if (
       s.status === 'untrusted' &&
       found &&
-      s.openpgpKey?.fingerprint === found.entry.id &&
+      fingerprint &&
+      (fingerprint === found.entry.id || found.entry.id.startsWith('wkd-')) &&
       found.address === report.from.toLowerCase()
-    )
-      return { found: { ...found, trust: () => void trustFound(found) } };
+    ) {
+      const f = { ...found, entry: { ...found.entry, id: fingerprint } };
+      return { found: { ...f, trust: () => void trustFound(f) } };
+    }
     return {};
   };
 
@@ -563,7 +596,7 @@ function SignerLookup({ actions }: { actions: SignerActions }) {
           <button type="button" onClick={actions.lookUp}>
             Look up the sender’s key
           </button>{' '}
-          in this server’s directory.
+          in this server’s directory, then in the Web Key Directory of the sender’s domain.
         </p>
       )}
       {actions.found && (
@@ -584,4 +617,13 @@ function SignerLookup({ actions }: { actions: SignerActions }) {
       )}
     </section>
   );
+}
+
+/**
+ * ASCII armor (RFC 9580, section 6.2) for a binary key from WKD, so it is kept like any other public
+ * key. The CRC-24 checksum line is left out, as that RFC allows ("MAY be omitted"); OpenPGP.js reads
+ * armor without it.
+ */
+function armor(binary: Uint8Array): string {
+  return `-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n${base64Encode(binary, 76, '\n')}\n-----END PGP PUBLIC KEY BLOCK-----\n`;
 }

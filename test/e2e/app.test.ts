@@ -154,7 +154,8 @@ describe.skipIf(!ready)('receiver e2e: the app', () => {
     expect(directives.get('default-src')).toBe("'none'");
     expect(directives.get('script-src')).toBe("'self'");
     expect(directives.get('worker-src')).toBe("'self'");
-    expect(directives.get('connect-src')).toBe("'self'");
+    // https: only for the Web Key Directory of a sender's domain (docs/security.md).
+    expect(directives.get('connect-src')).toBe("'self' https:");
     expect(directives.get('object-src')).toBe("'none'");
     expect(directives.get('base-uri')).toBe("'none'");
     expect(directives.get('frame-src')).toBe("'none'");

@@ -10,6 +10,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireChromium } from '../helpers/browser.ts';
 import { CORPUS, requireShared } from '../helpers/paths.ts';
+import { startTestServer, type TestServer } from '../server/helpers.ts';
 import { deliver, newPage, signatureText, startE2E, waitShown, type E2E } from './helpers.ts';
 
 const ready =
@@ -78,7 +79,71 @@ describe.skipIf(!ready)('receiver e2e: finding and trusting the sender’s key',
     await p.getByRole('button', { name: 'Look up the sender’s key' }).click();
     await p.locator('section.signer-lookup [role=status]').waitFor();
     expect(await p.locator('section.signer-lookup').innerText()).toContain(
-      'No OpenPGP key is published for mallory@example.com on this server.',
+      'No OpenPGP key is published for mallory@example.com on this server or in the Web Key Directory of its domain.',
     );
+  });
+});
+
+describe.skipIf(!ready)('receiver e2e: the sender’s key from the Web Key Directory of their domain', () => {
+  let e: E2E;
+  /** example.org's own server, publishing Alice's key by WKD (another Sealpost here). */
+  let remote: TestServer;
+  beforeAll(async () => {
+    e = await startE2E();
+    remote = await startTestServer({ args: ['--wkd-domain', 'example.org'] });
+    const hers = await deliver(
+      remote,
+      read('messages', '03-smime-enveloped-rsa15-aes256cbc.eml'),
+      'alice@example.org',
+    );
+    const r = await fetch(`${remote.url}/api/v1/directory`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-sealpost-secret': hers.secret },
+      body: JSON.stringify({
+        deliveryId: hers.deliveryId,
+        kind: 'openpgp',
+        data: read('keys', 'alice.pub.asc').toString(),
+      }),
+    });
+    expect(r.status).toBe(201);
+  });
+  afterAll(async () => {
+    await e?.close();
+    await remote?.close();
+  });
+
+  it('found by WKD from the browser (CSP and CORS allow it), trusted with one click: verified', async () => {
+    const { page, context, errors } = await newPage(e);
+    // https://openpgpkey.example.org and https://example.org are example.org's server: the browser's
+    // requests (after its CSP check) are answered by the remote server's real WKD routes.
+    const asked: string[] = [];
+    for (const origin of ['https://openpgpkey.example.org', 'https://example.org'])
+      await context.route(`${origin}/**`, async (route) => {
+        const u = new URL(route.request().url());
+        asked.push(u.href);
+        const res = await fetch(`${remote.url}${u.pathname}${u.search}`, { headers: { host: u.host } });
+        await route.fulfill({
+          status: res.status,
+          headers: Object.fromEntries(res.headers),
+          body: Buffer.from(await res.arrayBuffer()),
+        });
+      });
+    const d = await deliver(e.t, read('messages', '18-pgpmime-signed.eml'));
+    await page.goto(d.link);
+    await waitShown(page);
+    expect(await signatureText(page)).toMatch(/unknown signer — not verified/);
+    await page.getByRole('button', { name: 'Look up the sender’s key' }).click();
+    const lookup = page.locator('section.signer-lookup');
+    await lookup.getByText('and it made this signature').waitFor();
+    expect(await lookup.innerText()).toContain(
+      'the Web Key Directory of example.org (openpgpkey.example.org)',
+    );
+    expect(asked[0]).toMatch(
+      /^https:\/\/openpgpkey\.example\.org\/\.well-known\/openpgpkey\/example\.org\/hu\/[a-z0-9]{32}\?l=alice$/,
+    );
+    await page.getByRole('button', { name: 'Trust this key for alice@example.org' }).click();
+    await expect.poll(() => signatureText(page)).toContain('Signed by alice@example.org — verified');
+    // This server's directory had nothing for her (its 404 is logged by the browser); nothing else failed.
+    expect(errors.filter((m) => !/status of 404/.test(m))).toEqual([]);
   });
 });

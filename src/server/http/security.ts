@@ -30,7 +30,9 @@ export const RECEIVER_CSP = [
   "worker-src 'self'",
   "style-src 'self'",
   "img-src 'self' data:",
-  "connect-src 'self'",
+  // https: for one purpose: looking a sender's key up in the Web Key Directory of their domain
+  // (any domain; CSP cannot name it in advance). docs/security.md gives the reasoning.
+  "connect-src 'self' https:",
   "frame-src 'none'",
   "child-src 'none'",
   "manifest-src 'self'",
