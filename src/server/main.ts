@@ -137,7 +137,7 @@ export async function startServer(argv: string[], options: StartOptions = {}): P
   };
   const transport = config.smtpUpstream
     ? createSmtpTransport(config.smtpUpstream)
-    : createOutboxTransport(store, now);
+    : createOutboxTransport(store, sealer, now);
   const assets = options.receiverAssets ?? createReceiverAssets(config.receiverDir, config.brandName);
 
   let ready = false;

@@ -8,6 +8,7 @@ import type { ServerContext } from '../context.ts';
 import { ServerError } from '../errors.ts';
 import { openApiDocument } from './openapi.ts';
 import { escapeHtml, page } from './pages.ts';
+import { sealedMailbox } from '../notify/sealed-mailbox.ts';
 import { MAIL_PREVIEW_CSP, isLocalRequest } from './security.ts';
 
 export async function opsRoutes(
@@ -53,7 +54,7 @@ export async function opsRoutes(
   };
 
   app.get('/api/v1/outbox', { onRequest: localOnly }, async () =>
-    (await ctx.store.localMail.list(500)).map((m) => ({
+    (await sealedMailbox(ctx.store.localMail, ctx.sealer).list(500)).map((m) => ({
       to: m.to,
       subject: m.subject,
       text: m.text,
@@ -63,7 +64,7 @@ export async function opsRoutes(
   );
 
   app.get('/outbox', { onRequest: localOnly }, async (_request, reply) => {
-    const mails = await ctx.store.localMail.list(200);
+    const mails = await sealedMailbox(ctx.store.localMail, ctx.sealer).list(200);
     const linkify = (text: string): string =>
       escapeHtml(text).replace(/(https?:\/\/[^\s<>"']+)/g, (u) => `<a href="${u}" rel="noreferrer">${u}</a>`);
     const items = mails
@@ -88,7 +89,7 @@ ${items || '<p>No mail yet. Submit a message (<a href="/send">/send</a> or <code
   app.get('/outbox/:file', { onRequest: localOnly }, async (request, reply) => {
     const file = (request.params as { file: string }).file;
     const id = file.replace(/\.html$/, '');
-    const mail = (await ctx.store.localMail.list(1000)).find((m) => m.id === id);
+    const mail = (await sealedMailbox(ctx.store.localMail, ctx.sealer).list(1000)).find((m) => m.id === id);
     if (!mail) throw new ServerError('not-found', 'There is no such mail in the outbox.');
     return reply
       .type('text/html; charset=utf-8')

@@ -3,7 +3,9 @@
  * /outbox page and GET /api/v1/outbox read) when no upstream is configured.
  */
 import nodemailer from 'nodemailer';
+import type { Sealer } from '../sealing.ts';
 import type { Store } from '../store/port.ts';
+import { sealedMailbox } from './sealed-mailbox.ts';
 
 export interface OutgoingMail {
   id: string;
@@ -74,11 +76,13 @@ function addressOf(mailbox: string): string {
   return m ? m[1]! : mailbox.trim();
 }
 
-export function createOutboxTransport(store: Store, now: () => number): MailTransport {
+/** The built-in outbox; mail bodies (with link secrets) sealed at rest (sealed-mailbox.ts). */
+export function createOutboxTransport(store: Store, sealer: Sealer, now: () => number): MailTransport {
+  const mailbox = sealedMailbox(store.localMail, sealer);
   return {
     kind: 'outbox',
     async send(mail) {
-      await store.localMail.add({
+      await mailbox.add({
         id: mail.id,
         to: mail.to,
         subject: mail.subject,

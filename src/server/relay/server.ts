@@ -23,6 +23,7 @@ import { clientBucket } from '../client-bucket.ts';
 import type { ServerContext } from '../context.ts';
 import { WebKeyService, WKS_MAX_MAIL_BYTES, type QueueMail } from '../directory/wks.ts';
 import { escapeHtml } from '../http/pages.ts';
+import { sealedMailbox } from '../notify/sealed-mailbox.ts';
 import { hashToken, randomId } from '../secrets.ts';
 import { asStoreFault } from '../store/faults.ts';
 import type { SenderRecord } from '../store/port.ts';
@@ -216,7 +217,7 @@ export class RelayServer {
     const id = randomId(16);
     if (!config.smtpUpstream) {
       const text = raw.toString('utf8');
-      await store.localMail.add({
+      await sealedMailbox(store.localMail, this.ctx.sealer).add({
         id,
         to,
         subject,
