@@ -39,3 +39,13 @@ export type { GenerateKind, ImportOptions, KeyFileKind } from './keyfile.ts';
 export { safeFilename } from './mime/content.ts';
 export { wkdHash, wkdUrls, zBase32 } from './wkd.ts';
 export type { WkdUrls } from './wkd.ts';
+export { buildSmimeMessage, buildPgpMimeMessage } from './compose.ts';
+export type {
+  BuiltMessage,
+  CmsRecipient,
+  CmsSigner,
+  ComposeAttachment,
+  ComposeInput,
+  PgpBuildOptions,
+  SmimeBuildOptions,
+} from './compose.ts';

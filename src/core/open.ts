@@ -261,6 +261,18 @@ async function peel(
     break;
   }
 
+  // RFC 9788 header protection: the cryptographic payload (what is left inside every layer) carries
+  // the true header fields and says so with an `hp` Content-Type parameter; the outer ones may be
+  // placeholders ("..."). Show the protected ones; the signature binds those.
+  if (layers.length > 0 && !withheld) {
+    const payload = parseEntity(current, limits);
+    if (payload.contentType.params.hp) {
+      const innerEnvelope = readEnvelopeHeaders(current);
+      envelope = mergeEnvelope(envelope, innerEnvelope);
+      if (innerEnvelope.from) ctx.fromAddress = normalizeAddress(innerEnvelope.from.address);
+    }
+  }
+
   // Every signature in the report says whether it binds the sender (`valid` only when its signer
   // is the From address): those of outer layers as judged against the From known when they were
   // checked, the one covering the content against the From the report shows.
