@@ -44,6 +44,18 @@ export interface ListedEntry {
   trusted?: boolean;
 }
 
+/** The key the recipient decided to trust for an address ("Trust this key for <address>"). */
+export interface Pin {
+  address: string;
+  fingerprint: string;
+  at: string;
+}
+
+interface PinsRecord {
+  id: 'pins';
+  pins: Record<string, Pin>;
+}
+
 export class KeystoreError extends Error {
   constructor(
     readonly code: 'bad-passphrase' | 'locked' | 'unavailable' | 'exists',
@@ -280,6 +292,32 @@ export class Keystore {
     const db = await this.#open();
     const all = (await request(db.transaction('entries').objectStore('entries').getAll())) as StoredEntry[];
     return all.flatMap((s) => (s.entry?.type === 'certificate' ? [s.entry.certificate] : []));
+  }
+
+  /** The key trusted for this address, if the recipient pinned one. */
+  async pinFor(address: string): Promise<Pin | null> {
+    const db = await this.#open();
+    const r = (await request(db.transaction('meta').objectStore('meta').get('pins'))) as
+      PinsRecord | undefined;
+    return r?.pins[address.toLowerCase()] ?? null;
+  }
+
+  /** Remembers `fingerprint` as the key trusted for `address` (replacing an earlier decision). */
+  async pin(address: string, fingerprint: string): Promise<void> {
+    const db = await this.#open();
+    const tx = db.transaction('meta', 'readwrite');
+    const store = tx.objectStore('meta');
+    const r = ((await request(store.get('pins'))) as PinsRecord | undefined) ?? { id: 'pins', pins: {} };
+    r.pins[address.toLowerCase()] = {
+      address: address.toLowerCase(),
+      fingerprint,
+      at: new Date().toISOString(),
+    };
+    store.put(r);
+    await new Promise<void>((resolve, reject) => {
+      tx.oncomplete = () => resolve();
+      tx.onerror = () => reject(tx.error);
+    });
   }
 
   /** Whether the store holds private keys the recipient could unlock. */

@@ -58,6 +58,23 @@ interface FoundKey {
   where: string;
 }
 
+/** A signature by another key than the one the recipient trusted for the From address. */
+export interface KeyChange {
+  address: string;
+  trusted: string;
+  signer: string;
+}
+
+/** Compares the signer's key with the key pinned for the From address (pinning, docs/receiver.md). */
+async function keyChangeOf(keystore: Keystore, report: OpenedMessage): Promise<KeyChange | null> {
+  const s = report.signature;
+  const signer = s.openpgpKey?.fingerprint;
+  if (!signer || !report.from || (s.status !== 'valid' && s.status !== 'untrusted')) return null;
+  const pin = await keystore.pinFor(report.from).catch(() => null);
+  if (!pin || pin.fingerprint === signer) return null;
+  return { address: pin.address, trusted: pin.fingerprint, signer };
+}
+
 /** What the signature panel offers about an unknown or untrusted OpenPGP signer. */
 export interface SignerActions {
   /** Look the From address's key up (status unknown-signer). */
@@ -89,6 +106,8 @@ export function MessageView(props: MessageViewProps) {
   const receiptSent = useRef(false);
   const [found, setFound] = useState<FoundKey | null>(null);
   const [lookupNote, setLookupNote] = useState<string | null>(null);
+  /** The key the recipient trusted for this message's From address, when it is not the signer's. */
+  const [keyChange, setKeyChange] = useState<KeyChange | null>(null);
 
   /** Tells the server how it went: 'processed' once the message is shown, or 'failed' for good. */
   const sendReceipt = (details: Receipt) => {
@@ -133,6 +152,7 @@ export function MessageView(props: MessageViewProps) {
             },
             () => undefined,
           );
+      setKeyChange(await keyChangeOf(keystore, report));
       setPhase({ kind: 'shown', report });
       // Content under an invalid signature is withheld: the message was not delivered intact.
       const receipt = receiptForShown(report);
@@ -207,6 +227,7 @@ export function MessageView(props: MessageViewProps) {
   /** The one explicit step: the found key becomes a trusted signer for its address, kept in the keyring. */
   const trustFound = async (f: FoundKey): Promise<void> => {
     await keystore.add([{ ...f.entry, trusted: true }]);
+    await keystore.pin(f.address, f.entry.id);
     props.onKeystoreChanged();
     setFound(null);
     setLookupNote(null);
@@ -293,7 +314,20 @@ export function MessageView(props: MessageViewProps) {
           onSubmit={(password) => void attempt(password)}
         />
       )}
-      {phase.kind === 'shown' && <Shown report={phase.report} actions={signerActions(phase.report)} />}
+      {phase.kind === 'shown' && (
+        <Shown
+          report={phase.report}
+          actions={signerActions(phase.report)}
+          keyChange={keyChange}
+          onAcceptKeyChange={() =>
+            void (async () => {
+              if (!keyChange) return;
+              await keystore.pin(keyChange.address, keyChange.signer);
+              setKeyChange(null);
+            })()
+          }
+        />
+      )}
     </article>
   );
 }
@@ -565,10 +599,31 @@ function EncryptionNote({ report }: { report: OpenedMessage }) {
   return <p class="encryption-note">Encrypted with {lines.join('; inside it, ')}.</p>;
 }
 
-function Shown({ report, actions }: { report: OpenedMessage; actions: SignerActions }) {
+function Shown({
+  report,
+  actions,
+  keyChange,
+  onAcceptKeyChange,
+}: {
+  report: OpenedMessage;
+  actions: SignerActions;
+  keyChange: KeyChange | null;
+  /** The new key is already a trusted signer: the recipient decides it now stands for the address. */
+  onAcceptKeyChange?: () => void;
+}) {
+  // A key change is never "verified": the panel says so, with both fingerprints, instead.
   return (
     <>
-      <SignaturePanel report={report} />
+      {keyChange ? (
+        <KeyChangePanel
+          change={keyChange}
+          {...(report.signature.status === 'valid' && onAcceptKeyChange
+            ? { onAccept: onAcceptKeyChange }
+            : {})}
+        />
+      ) : (
+        <SignaturePanel report={report} />
+      )}
       <SignerLookup actions={actions} />
       <EncryptionNote report={report} />
       {report.signature.status !== 'invalid' && (
@@ -626,4 +681,36 @@ function SignerLookup({ actions }: { actions: SignerActions }) {
  */
 function armor(binary: Uint8Array): string {
   return `-----BEGIN PGP PUBLIC KEY BLOCK-----\n\n${base64Encode(binary, 76, '\n')}\n-----END PGP PUBLIC KEY BLOCK-----\n`;
+}
+
+/** The verdict when the signer's key is not the one trusted for the address (key pinning). */
+function KeyChangePanel({ change, onAccept }: { change: KeyChange; onAccept?: () => void }) {
+  return (
+    <section class="signature tone-warn" aria-labelledby="sig-headline">
+      <div role="status" aria-live="polite" class="signature-status">
+        <span class="signature-icon" aria-hidden="true">
+          ⚠
+        </span>
+        <div>
+          <p id="sig-headline" class="signature-headline">
+            Signed by {change.address} with a different key — not verified
+          </p>
+          <p class="signature-detail">
+            You trusted the key <code>{groupHex(change.trusted)}</code> for {change.address}. This message is
+            signed with another key, <code>{groupHex(change.signer)}</code>. Someone may be impersonating the
+            sender — or they changed their key.
+          </p>
+          <p class="next">
+            Ask {change.address} by another channel whether they changed their key and which fingerprint it
+            has. Until you decide, messages signed with the new key are not verified.
+          </p>
+          {onAccept && (
+            <button type="button" onClick={onAccept}>
+              The new key is theirs: trust it for {change.address} from now on
+            </button>
+          )}
+        </div>
+      </div>
+    </section>
+  );
 }

@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
+import { createCleartextMessage, generateKey, sign } from 'openpgp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireChromium } from '../helpers/browser.ts';
 import { CORPUS, requireShared } from '../helpers/paths.ts';
@@ -17,15 +18,33 @@ const ready =
   requireChromium('receiver e2e (sender keys)') && requireShared('receiver e2e over the OpenPGP corpus');
 const read = (dir: string, name: string) => readFileSync(join(CORPUS, dir, name));
 
+/** A cleartext-signed text mail from `from`, signed with a new key made here. */
+async function signedWithNewKey(
+  from: string,
+): Promise<{ mail: string; publicKey: string; fingerprint: string }> {
+  const { privateKey, publicKey } = await generateKey({
+    userIDs: [{ email: from }],
+    type: 'ecc',
+    format: 'object',
+  });
+  const signed = await sign({
+    message: await createCleartextMessage({ text: 'MARK-newkey: I changed my key.' }),
+    signingKeys: privateKey,
+  });
+  const mail = `From: ${from}\r\nTo: bob@example.net\r\nSubject: my new key\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${signed.replace(/\r?\n/g, '\r\n')}`;
+  return { mail, publicKey: publicKey.armor(), fingerprint: publicKey.getFingerprint().toUpperCase() };
+}
+
 describe.skipIf(!ready)('receiver e2e: finding and trusting the sender’s key', () => {
   let e: E2E;
   let page: Page;
   let errors: string[];
+  let hers: Awaited<ReturnType<typeof deliver>>;
   beforeAll(async () => {
     e = await startE2E();
     ({ page, errors } = await newPage(e));
     // Alice publishes her key: her own delivery's link proves her address.
-    const hers = await deliver(
+    hers = await deliver(
       e.t,
       read('messages', '03-smime-enveloped-rsa15-aes256cbc.eml'),
       'alice@example.org',
@@ -68,6 +87,33 @@ describe.skipIf(!ready)('receiver e2e: finding and trusting the sender’s key',
     await waitShown(page);
     expect(await signatureText(page)).toContain('Signed by alice@example.org — verified');
     expect(errors).toEqual([]);
+  });
+
+  it('a later message signed with another key for the same address is flagged, not verified', async () => {
+    const next = await signedWithNewKey('alice@example.org');
+    // Someone publishes another key for Alice (here: Alice herself, having changed keys).
+    const r = await fetch(`${e.t.url}/api/v1/directory`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-sealpost-secret': hers.secret },
+      body: JSON.stringify({ deliveryId: hers.deliveryId, kind: 'openpgp', data: next.publicKey }),
+    });
+    expect(r.status).toBe(201);
+    const d = await deliver(e.t, next.mail);
+    await page.goto(d.link);
+    await waitShown(page);
+    expect(await signatureText(page)).toMatch(/unknown signer — not verified/);
+    await page.getByRole('button', { name: 'Look up the sender’s key' }).click();
+    await page.getByText('with a different key — not verified').waitFor();
+    const words = await signatureText(page);
+    expect(words).toContain('Signed by alice@example.org with a different key — not verified');
+    const grouped = (hex: string) => (hex.match(/.{4}/g) ?? []).join(' ');
+    expect(words).toContain(grouped(next.fingerprint));
+    expect(words).toMatch(/You trusted the key ([0-9A-F]{4} ){9}[0-9A-F]{4} for alice@example\.org/);
+    expect(words).not.toContain('— verified');
+    // The recipient decides: the new key is hers.
+    await page.getByRole('button', { name: 'Trust this key for alice@example.org' }).click();
+    await expect.poll(() => signatureText(page)).toContain('Signed by alice@example.org — verified');
+    expect(await page.locator('main').innerText()).toContain('MARK-newkey');
   });
 
   it('says so when nothing is published for the sender', async () => {
