@@ -16,6 +16,7 @@ import {
   openMessage,
   type ComposeInput,
 } from '../../../src/core/index.ts';
+import { generatePostQuantumIdentity } from '../../../src/core/smime/generate-pq.ts';
 import { FIXTURES, requireFixtures } from '../../helpers/paths.ts';
 
 requireFixtures('S/MIME builder tests (alice, bob, dave keys)');
@@ -140,6 +141,28 @@ describe('buildSmimeMessage', () => {
     await expect(
       openMessage(built.message, { keyring: new MemoryKeyring(), password: 'wrong' }),
     ).rejects.toMatchObject({ code: 'bad-password' });
+  });
+
+  it('encrypts to an ML-KEM certificate (KEMRecipientInfo) beside an RSA one; both open it', async () => {
+    // No peer on this machine writes or reads ML-KEM CMS (OpenSSL 3.0): openMessage reads the KEM
+    // recipient (its reader is tested against Bouncy Castle's vectors), openssl the RSA one.
+    const pq = await generatePostQuantumIdentity('Erin PQ', 'erin-pq@example.test');
+    const kem = pq.find((e) => e.label.includes('ML-KEM')) ?? pq[pq.length - 1]!;
+    const built = await buildSmimeMessage(input, {
+      signer: alice,
+      recipients: [
+        { certificate: kem.certificate, gcm: true },
+        { certificate: cert('bob'), gcm: true },
+      ],
+    });
+    expect(new TextDecoder().decode(built.message)).toMatch(/smime-type=authEnveloped-data/);
+    expect(opensslOpen(built.message, 'bob')).toContain('MARK-build-smime');
+    const root = await importKeyFile(readFileSync(join(K, 'root.pem')), { trusted: true });
+    const opened = await openMessage(built.message, { keyring: new MemoryKeyring([...pq, ...root]) });
+    expect(opened.layers[0]).toMatchObject({ kind: 'encrypted' });
+    expect(JSON.stringify(opened.layers[0])).toContain('ML-KEM-768');
+    expect(opened.signature.status).toBe('valid');
+    expect(opened.subject).toBe('Quarterly numbers — secret');
   });
 
   it('refuses a message without any recipient', async () => {
