@@ -128,52 +128,79 @@ export function MessageView(props: MessageViewProps) {
     for (const t of HUMAN_EVENTS) window.addEventListener(t, act, { capture: true, passive: true });
   };
 
-  const attempt = async (password?: string, extra: KeyEntry[] = []): Promise<void> => {
+  /**
+   * Opens the message with the keyring's, this session's and `extra` keys. `quiet`: a trial of a key
+   * from the prompt, which stays on screen meanwhile (the message is downloaded by then).
+   */
+  const openWith = async (
+    password?: string,
+    extra: KeyEntry[] = [],
+    quiet = false,
+  ): Promise<OpenedMessage> => {
     const m = metaRef.current ?? (await fetchMetadata(id, secret));
     const entries = [...(await keystore.entries()), ...props.sessionEntries, ...extra];
-    setPhase(downloaded.current ? { kind: 'processing' } : { kind: 'downloading', done: 0, total: m.size });
+    if (!(quiet && downloaded.current))
+      setPhase(downloaded.current ? { kind: 'processing' } : { kind: 'downloading', done: 0, total: m.size });
+    // The worker keeps the downloaded message: a retry with another key or password reuses it.
+    return downloaded.current
+      ? await crypto.openAgain(entries, password, () => undefined)
+      : await crypto.open(
+          entries,
+          password,
+          m.size,
+          async (push) => {
+            let done = 0;
+            await streamContent(id, secret, (c) => {
+              done += c.length;
+              push(c);
+              setPhase({ kind: 'downloading', done, total: Math.max(m.size, done) });
+            });
+            downloaded.current = true;
+            setPhase({ kind: 'processing' });
+          },
+          () => undefined,
+        );
+  };
+
+  const show = async (report: OpenedMessage): Promise<void> => {
+    setKeyChange(await keyChangeOf(keystore, report));
+    setPhase({ kind: 'shown', report });
+    // Content under an invalid signature is withheld: the message was not delivered intact.
+    const receipt = receiptForShown(report);
+    if (awaitsHumanAction(report, receipt)) sendOnHumanAction(receipt);
+    else sendReceipt(receipt);
+  };
+
+  /** `password`: what the recipient typed, if this attempt was theirs. */
+  const fail = (e: unknown, password?: string): void => {
+    if (e instanceof ApiError) {
+      setPhase({ kind: 'pickup-error', explained: explainPickupError(e.status, e.code, e.message) });
+      return;
+    }
+    const err =
+      e instanceof CryptoError ? e : new CryptoError({ code: 'internal', message: String(e), details: {} });
+    // A password was typed and does not fit: say so (S/MIME PWRI reports only that one is needed).
+    const typed = err.code === 'bad-password' && password !== undefined && !err.details.preSharedKey;
+    const explained = explainOpenError(
+      err.code,
+      err.message,
+      typed ? { ...err.details, passwordRequired: false } : err.details,
+    );
+    if (err.code === 'no-matching-key') setPhase({ kind: 'need-key', explained });
+    else if (err.code === 'bad-password')
+      setPhase({ kind: 'need-password', explained, preSharedKey: err.details.preSharedKey === true });
+    else {
+      setPhase({ kind: 'error', explained });
+      const receipt = receiptForError(err.code);
+      if (receipt) sendReceipt(receipt);
+    }
+  };
+
+  const attempt = async (password?: string, extra: KeyEntry[] = []): Promise<void> => {
     try {
-      // The worker keeps the downloaded message: a retry with another key or password reuses it.
-      const report = downloaded.current
-        ? await crypto.openAgain(entries, password, () => undefined)
-        : await crypto.open(
-            entries,
-            password,
-            m.size,
-            async (push) => {
-              let done = 0;
-              await streamContent(id, secret, (c) => {
-                done += c.length;
-                push(c);
-                setPhase({ kind: 'downloading', done, total: Math.max(m.size, done) });
-              });
-              downloaded.current = true;
-              setPhase({ kind: 'processing' });
-            },
-            () => undefined,
-          );
-      setKeyChange(await keyChangeOf(keystore, report));
-      setPhase({ kind: 'shown', report });
-      // Content under an invalid signature is withheld: the message was not delivered intact.
-      const receipt = receiptForShown(report);
-      if (awaitsHumanAction(report, receipt)) sendOnHumanAction(receipt);
-      else sendReceipt(receipt);
+      await show(await openWith(password, extra));
     } catch (e) {
-      if (e instanceof ApiError) {
-        setPhase({ kind: 'pickup-error', explained: explainPickupError(e.status, e.code, e.message) });
-        return;
-      }
-      const err =
-        e instanceof CryptoError ? e : new CryptoError({ code: 'internal', message: String(e), details: {} });
-      const explained = explainOpenError(err.code, err.message, err.details);
-      if (err.code === 'no-matching-key') setPhase({ kind: 'need-key', explained });
-      else if (err.code === 'bad-password')
-        setPhase({ kind: 'need-password', explained, preSharedKey: err.details.preSharedKey === true });
-      else {
-        setPhase({ kind: 'error', explained });
-        const receipt = receiptForError(err.code);
-        if (receipt) sendReceipt(receipt);
-      }
+      fail(e, password);
     }
   };
 
@@ -305,6 +332,13 @@ export function MessageView(props: MessageViewProps) {
             props.onKeystoreChanged();
             void attempt(undefined, keep ? [] : extra);
           }}
+          tryEntries={(extra) => openWith(undefined, extra, true)}
+          onOpened={(report, extra, kept) => {
+            if (!kept) props.onSessionEntries(extra);
+            props.onKeystoreChanged();
+            void show(report);
+          }}
+          onFailed={(e) => fail(e)}
         />
       )}
       {phase.kind === 'need-password' && (
@@ -381,13 +415,47 @@ function Problem({ explained, main = false }: { explained: Explained; main?: boo
   );
 }
 
+/**
+ * Stores `entries` in the keyring under `passphrase` (creating the keyring, or unlocking it);
+ * null when kept, else the sentence saying why not and what to type instead.
+ */
+async function keepIn(keystore: Keystore, entries: KeyEntry[], passphrase: string): Promise<string | null> {
+  try {
+    if (!(await keystore.exists())) {
+      if (passphrase.length < 8)
+        return passphrase === ''
+          ? 'The key file has no passphrase, and the keyring in this browser needs one. Choose a keyring passphrase (at least 8 characters) to keep the key encrypted here.'
+          : 'The key file’s passphrase is shorter than the 8 characters a keyring needs. Choose a keyring passphrase (at least 8 characters) to keep the key encrypted here.';
+      await keystore.create(passphrase);
+    } else if (!keystore.unlocked) await keystore.unlock(passphrase);
+    await keystore.add(entries);
+    return null;
+  } catch (e) {
+    if (e instanceof KeystoreError && e.code === 'bad-passphrase')
+      return (await keystore.exists())
+        ? 'This browser already keeps a keyring, locked with another passphrase. Type the keyring’s passphrase to keep this key in it.'
+        : e.message;
+    return `The key could not be kept in this browser: ${e instanceof Error ? e.message : String(e)}. You can still read the message without keeping it.`;
+  }
+}
+
 function KeyPrompt(props: {
   explained: Explained;
   crypto: CryptoClient;
   keystore: Keystore;
   onReady: (entries: KeyEntry[], kept: boolean) => void;
+  /** Opens the message with an imported key, without storing it or leaving the prompt. */
+  tryEntries: (entries: KeyEntry[]) => Promise<OpenedMessage>;
+  /** The imported key opened it (and was kept, or is used for this page only). */
+  onOpened: (report: OpenedMessage, entries: KeyEntry[], kept: boolean) => void;
+  /** It failed for another reason than the key (a final error). */
+  onFailed: (e: unknown) => void;
 }) {
   const { crypto, keystore } = props;
+  /** An imported key that opened the message, waiting for a keyring passphrase to be kept. */
+  const [pending, setPending] = useState<{ report: OpenedMessage; entries: KeyEntry[]; why: string } | null>(
+    null,
+  );
   const [canUnlock, setCanUnlock] = useState<boolean | null>(null);
   const [mode, setMode] = useState<'unlock' | 'import'>('import');
   const [error, setError] = useState<string | null>(null);
@@ -438,23 +506,29 @@ function KeyPrompt(props: {
         );
         return;
       }
-      let kept = false;
-      if (keep) {
-        try {
-          if (!(await keystore.exists())) await keystore.create(passphrase);
-          else if (!keystore.unlocked) await keystore.unlock(passphrase);
-          await keystore.add(entries);
-          kept = true;
-        } catch (e) {
-          // Keep the key for this session; say why it was not stored.
+      // Does it open this message? Only then is it worth keeping (a key for another message is not
+      // stored unasked, and the prompt says why it is still here).
+      let report: OpenedMessage;
+      try {
+        report = await props.tryEntries(entries);
+      } catch (e) {
+        if (e instanceof CryptoError && e.code === 'no-matching-key') {
+          const x = explainOpenError(e.code, e.message, e.details);
           setError(
-            e instanceof KeystoreError
-              ? `The key is used for now but not kept in this browser: ${e.message}`
-              : `The key is used for now but not kept: ${String(e)}`,
+            `That key is valid, but it does not open this message, so it was not kept. ${x.text} Choose the key file that belongs to it; if you have none, ask the sender to encrypt the message to a key you have.`,
           );
+          return;
         }
+        props.onFailed(e);
+        return;
       }
-      props.onReady(entries, kept);
+      if (!keep) {
+        props.onOpened(report, entries, false);
+        return;
+      }
+      const why = await keepIn(keystore, entries, passphrase);
+      if (why === null) props.onOpened(report, entries, true);
+      else setPending({ report, entries, why });
     } catch (e) {
       const err = e instanceof CryptoError ? e : null;
       setError(
@@ -468,6 +542,48 @@ function KeyPrompt(props: {
       setBusy(false);
     }
   };
+
+  const keepWithKeyringPassphrase = async (ev: Event): Promise<void> => {
+    ev.preventDefault();
+    if (!pending) return;
+    const form = ev.currentTarget as HTMLFormElement;
+    const passphrase = (form.elements.namedItem('keyring-passphrase') as HTMLInputElement).value;
+    setBusy(true);
+    const why = await keepIn(keystore, pending.entries, passphrase);
+    setBusy(false);
+    if (why === null) props.onOpened(pending.report, pending.entries, true);
+    else setPending({ ...pending, why });
+  };
+
+  if (pending)
+    return (
+      <form class="card key-keep" onSubmit={(e) => void keepWithKeyringPassphrase(e)}>
+        <h2>Keep this key in this browser?</h2>
+        <p class="form-error" role="alert">
+          {pending.why}
+        </p>
+        <label for="keyring-passphrase">Keyring passphrase</label>
+        <input
+          id="keyring-passphrase"
+          name="keyring-passphrase"
+          type="password"
+          autocomplete="new-password"
+          required
+        />
+        <div class="buttons">
+          <button type="submit" class="primary" disabled={busy}>
+            Keep key and show the message
+          </button>
+          <button
+            type="button"
+            class="link-button"
+            onClick={() => props.onOpened(pending.report, pending.entries, false)}
+          >
+            Show the message without keeping the key
+          </button>
+        </div>
+      </form>
+    );
 
   return (
     <div class="key-prompt">

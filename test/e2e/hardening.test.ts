@@ -213,6 +213,65 @@ describe.skipIf(!ready)('receiver e2e: hardening (issue 10)', () => {
     await context.close();
   });
 
+  it('"Keep this key": never silently not kept; a key that does not fit is said so and not stored', async () => {
+    const { page, context } = await track();
+    // A valid OpenPGP key for an S/MIME message: said so, the prompt stays, nothing is stored.
+    const smime = await deliver(e.t, corpus('04-smime-enveloped-rsa-oaep.eml'));
+    await page.goto(smime.link);
+    await importKeyInPrompt(page, corpusKey('bob.sec.asc'), 'bob-pass');
+    await page.locator('.form-error').waitFor({ timeout: 30_000 });
+    expect(await page.locator('.form-error').innerText()).toMatch(
+      /does not open this message, so it was not kept/,
+    );
+    expect(await page.getByLabel('Key file').count()).toBe(1);
+    await page.reload();
+    await page.getByLabel('Key file').waitFor();
+    expect(await page.getByRole('button', { name: 'Unlock', exact: true }).count()).toBe(0);
+    // A key without a passphrase (PKCS#8 chosen with its certificate): the keyring needs one, so
+    // the prompt asks for it instead of quietly keeping nothing.
+    await page.getByLabel('Key file').setInputFiles([corpusKey('bob.key'), corpusKey('bob.pem')]);
+    await page.getByRole('button', { name: 'Import key' }).click();
+    await page.getByLabel('Keyring passphrase').waitFor({ timeout: 30_000 });
+    expect(await page.locator('.key-keep').innerText()).toMatch(/needs one/);
+    await page.getByLabel('Keyring passphrase').fill('keyring-pass-1');
+    await page.getByRole('button', { name: 'Keep key and show the message' }).click();
+    await page.locator('.signature [role=status]').waitFor({ timeout: 30_000 });
+    expect(await page.locator('main').innerText()).toContain('MARK-4a6f4844');
+    // Another message, another key with its own passphrase: the keyring's is asked for.
+    const pgp = await deliver(e.t, corpus('16-pgpmime-encrypted-combined-signature.eml'));
+    await page.goto(pgp.link);
+    await page.getByRole('button', { name: 'Import a key file instead' }).click();
+    await importKeyInPrompt(page, corpusKey('bob.sec.asc'), 'bob-pass');
+    await page.getByLabel('Keyring passphrase').waitFor({ timeout: 30_000 });
+    expect(await page.locator('.key-keep').innerText()).toMatch(/another passphrase/);
+    await page.getByLabel('Keyring passphrase').fill('keyring-pass-1');
+    await page.getByRole('button', { name: 'Keep key and show the message' }).click();
+    await page.locator('.signature [role=status]').waitFor({ timeout: 30_000 });
+    // Both keys are kept: a fresh page unlocks with the keyring passphrase and opens both.
+    for (const d of [smime, pgp]) {
+      await page.goto(d.link);
+      await page.getByRole('button', { name: 'Unlock', exact: true }).waitFor();
+      await page.getByLabel('Passphrase', { exact: true }).fill('keyring-pass-1');
+      await page.getByRole('button', { name: 'Unlock', exact: true }).click();
+      await page.locator('.signature [role=status]').waitFor({ timeout: 30_000 });
+    }
+    await context.close();
+  });
+
+  it('an S/MIME password message with a wrong password says the password was wrong', async () => {
+    const { page, context } = await track();
+    const d = await deliver(e.t, corpus('09-smime-password-pwri.eml'));
+    await page.goto(d.link);
+    await page.getByLabel('Message password').fill('wrong horse');
+    await page.getByRole('button', { name: 'Open message' }).click();
+    await page.getByText('That password does not open this message').waitFor({ timeout: 30_000 });
+    await page.getByLabel('Message password').fill('correct horse battery staple');
+    await page.getByRole('button', { name: 'Open message' }).click();
+    await page.locator('.signature [role=status]').waitFor({ timeout: 30_000 });
+    expect(await page.locator('main').innerText()).toContain('MARK-1cbdc51d');
+    await context.close();
+  });
+
   it('no page error, and no request carried a link secret', () => {
     expect(errors).toEqual([]);
     expect(secretLeaks(e)).toEqual([]);
