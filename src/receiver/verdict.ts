@@ -18,7 +18,10 @@ export interface Verdict {
  * encrypted.
  */
 export function verdict(s: SignatureReport, encrypted: boolean, from: string): Verdict {
-  const who = s.signer ?? 'an unknown signer';
+  // A signer known by its certificate or key but without an e-mail address is named by what it has
+  // (the certificate's subject, the key's user ID); "unknown" is only for a signer nothing names.
+  const named = s.certificate?.subject || s.openpgpKey?.userIds[0];
+  const who = s.signer ?? (named ? `“${named}” (no e-mail address)` : 'an unknown signer');
   switch (s.status) {
     case 'valid':
       return {
