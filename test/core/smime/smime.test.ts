@@ -4,7 +4,7 @@
  * PKI.js), CompressedData (made with node:zlib), and a large streamed (BER) message made by openssl.
  */
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -420,6 +420,30 @@ describe.skipIf(!shared)('ECDH with ukm (made by PKI.js) and CompressedData (mad
       'limit-exceeded',
     );
     await expectCode(smime.decompressCms(bomb, ctxFor(new MemoryKeyring())), 'limit-exceeded'); // ratio
+  });
+
+  it('refuses a bomb behind incompressible padding while inflating (ratio per window), quickly', async () => {
+    // 2 MB of random bytes, then 64 MB of zeros: 66 MB from ~2.1 MB. Measured against the whole
+    // input (200:1 of 2.1 MB = 420 MB allowed) this was accepted; per 8 MiB window of output it is not.
+    const payload = Buffer.concat([randomBytes(2 * 1024 * 1024), Buffer.alloc(64 * 1024 * 1024)]);
+    const bomb = compressedData(payload);
+    const t0 = performance.now();
+    const e = await expectCode(
+      smime.decompressCms(bomb, ctxFor(new MemoryKeyring(), { messageBytes: bomb.length })),
+      'limit-exceeded',
+    );
+    expect(e.details.limit).toBe('decompression ratio');
+    expect(performance.now() - t0).toBeLessThan(3000); // ~0.3 s alone; the shared test machine is slower
+    // Compressible content at an ordinary ratio still opens: text, 12 MB at ~5:1.
+    const words = Buffer.from(
+      Array.from({ length: 2_000_000 }, (_, i) => `w${(i * 2654435761) % 9973} `)
+        .join('')
+        .slice(0, 12 * 1024 * 1024),
+    );
+    const fine = compressedData(words);
+    expect(Buffer.from(await smime.decompressCms(fine, ctxFor(new MemoryKeyring()))).equals(words)).toBe(
+      true,
+    );
   });
 });
 
