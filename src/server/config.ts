@@ -225,6 +225,36 @@ export const Settings = z.object({
       help: 'CIDR list of clients that may relay without AUTH (default: none, not even loopback)',
     },
   ),
+  smtpAuthIpLimit: setting(positiveInt(), {
+    flag: 'smtp-auth-ip-limit',
+    default: '10',
+    help: 'failed SMTP logins per client address per 15 minutes before logins are refused',
+  }),
+  smtpAuthAccountLimit: setting(positiveInt(), {
+    flag: 'smtp-auth-account-limit',
+    default: '20',
+    help: 'failed SMTP logins per sender address per hour before its logins are refused',
+  }),
+  smtpFromCheck: setting(bool(), {
+    flag: 'smtp-from-check',
+    default: 'true',
+    help: "forward an authenticated sender's plain mail only when its header From is the sender's address (false: the envelope only)",
+  }),
+  uploadIdleTimeoutMs: setting(duration(), {
+    flag: 'upload-idle-timeout',
+    default: '60s',
+    help: 'an HTTP upload that sends nothing this long is dropped (SMTP: --smtp-command-timeout)',
+  }),
+  uploadTimeoutMs: setting(duration(), {
+    flag: 'upload-timeout',
+    default: '30m',
+    help: 'longest an HTTP upload may take (SMTP: --smtp-data-timeout)',
+  }),
+  maxConnectionsPerIp: setting(positiveInt(), {
+    flag: 'max-connections-per-ip',
+    default: '64',
+    help: 'concurrent HTTP connections per client address (loopback exempt, for health checks; not with --trust-proxy)',
+  }),
   smtpAllowInsecureAuth: setting(bool(), {
     flag: 'smtp-allow-insecure-auth',
     boolean: true,

@@ -16,6 +16,7 @@ export const SERVER_ERROR_CODES = [
   'too-many-recipients',
   'unsupported-media-type',
   'range-not-satisfiable',
+  'timeout',
   'conflict',
   'rate-limited',
   'too-many-attempts',

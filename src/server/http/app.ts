@@ -15,6 +15,7 @@ import type { ReceiverAssets } from '../pickup/assets.ts';
 import { pickupRoutes } from '../pickup/routes.ts';
 import { randomId } from '../secrets.ts';
 import { submitRoutes } from '../submit/routes.ts';
+import { capConnectionsPerClient } from './connections.ts';
 import { installErrorHandling } from './errors.ts';
 import { installRequestMetrics } from './metrics.ts';
 import { opsRoutes } from './ops.ts';
@@ -47,6 +48,7 @@ export async function buildApp(ctx: ServerContext, opts: AppOptions): Promise<Fa
     ...(opts.tls ? { https: { key: opts.tls.key, cert: opts.tls.cert } } : {}),
   }) as unknown as FastifyInstance;
 
+  if (!ctx.config.trustProxy) capConnectionsPerClient(app.server, ctx.config.maxConnectionsPerIp, ctx.logger);
   app.decorateRequest('sender', null);
   installErrorHandling(app);
   installSecurityHeaders(app, { hsts: opts.tls !== null || ctx.baseUrl().startsWith('https:') });

@@ -21,6 +21,7 @@ export const HTTP_STATUS: Record<ServerErrorCode, number> = {
   'too-many-recipients': 400,
   'unsupported-media-type': 415,
   'range-not-satisfiable': 416,
+  timeout: 408,
   conflict: 409,
   'rate-limited': 429,
   'too-many-attempts': 429,
@@ -80,6 +81,7 @@ const REFUSED_UPLOAD = new Set<ServerErrorCode>([
   'insufficient-storage',
   'unavailable',
   'bad-request',
+  'timeout',
 ]);
 
 export function installErrorHandling(app: FastifyInstance): void {

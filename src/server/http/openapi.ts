@@ -65,6 +65,7 @@ export function openApiDocument(): Record<string, unknown> {
                     'too-many-recipients',
                     'unsupported-media-type',
                     'range-not-satisfiable',
+                    'timeout',
                     'conflict',
                     'rate-limited',
                     'too-many-attempts',

@@ -52,6 +52,18 @@ export const reply = {
     ),
   localError: () =>
     new SmtpReply(451, '4.3.0', 'Local error: the message was not stored; please try again later.'),
+  tooManyLogins: () =>
+    new SmtpReply(
+      454,
+      '4.7.0',
+      'Too many failed logins from your address or for this account: try again later.',
+    ),
+  headerFromMismatch: (address: string) =>
+    new SmtpReply(
+      550,
+      '5.7.1',
+      `The message's From header must be your address ${address} (as the envelope).`,
+    ),
   authUnavailable: () =>
     new SmtpReply(
       454,

@@ -18,7 +18,7 @@ import {
   type SMTPServerDataStream,
   type SMTPServerSession,
 } from 'smtp-server';
-import { classifyMessage } from '../../core/index.ts';
+import { classifyMessage, readEnvelopeHeaders } from '../../core/index.ts';
 import { clientBucket } from '../client-bucket.ts';
 import type { ServerContext } from '../context.ts';
 import { WebKeyService, WKS_MAX_MAIL_BYTES, type QueueMail } from '../directory/wks.ts';
@@ -57,6 +57,8 @@ const ENHANCED = /^[245]\.\d{1,3}\.\d{1,3} /;
  * replies carry the right one in their text; this sends those as they are.
  */
 class RelaySmtpServer extends SMTPServer {
+  /** Set by RelayServer: offer AUTH on a plaintext session (--smtp-allow-insecure-auth). */
+  insecureAuth = false;
   override connect(socket: Socket, options: unknown): void {
     (SMTPServer.prototype as unknown as { connect(s: Socket, o: unknown): void }).connect.call(
       this,
@@ -67,8 +69,45 @@ class RelaySmtpServer extends SMTPServer {
     for (const c of this.connections as Set<Connection>) last = c;
     if (!last) return;
     const send = last.send.bind(last);
-    last.send = (code, data, context) =>
-      typeof data === 'string' && ENHANCED.test(data) ? send(code, data, false) : send(code, data, context);
+    const conn = last as Connection & { secure?: boolean };
+    last.send = (code, data, context) => {
+      // smtp-server offers AUTH in the EHLO reply of a plaintext session too (and refuses it only
+      // after the client sent its credentials in clear): offer it only once TLS is on.
+      if (code === 250 && Array.isArray(data) && !conn.secure && !this.insecureAuth)
+        data = data.filter((line, i) => i === 0 || !/^AUTH\b/i.test(line));
+      return typeof data === 'string' && ENHANCED.test(data)
+        ? send(code, data, false)
+        : send(code, data, context);
+    };
+  }
+}
+
+const AUTH_IP_WINDOW_MS = 15 * 60_000;
+const AUTH_ACCOUNT_WINDOW_MS = 60 * 60_000;
+
+/** Failures per key in a fixed window (bounded map; the oldest keys go first). */
+class FailureWindow {
+  private readonly map = new Map<string, { count: number; since: number }>();
+  constructor(
+    private readonly windowMs: number,
+    private readonly maxKeys = 100_000,
+  ) {}
+  count(key: string, now: number): number {
+    const e = this.map.get(key);
+    return e && e.since > now - this.windowMs ? e.count : 0;
+  }
+  note(key: string, now: number): void {
+    const e = this.map.get(key);
+    if (e && e.since > now - this.windowMs) {
+      e.count++;
+      return;
+    }
+    this.map.delete(key);
+    if (this.map.size >= this.maxKeys) {
+      const first = this.map.keys().next();
+      if (!first.done) this.map.delete(first.value);
+    }
+    this.map.set(key, { count: 1, since: now });
   }
 }
 
@@ -82,6 +121,11 @@ export class RelayServer {
   private readonly counted = new Set<string>();
   private readonly inflight = new Set<Promise<unknown>>();
   private readonly wks: WebKeyService;
+  /** Failed logins per client address (an IPv6 client per /64) and per account; this node's memory. */
+  private readonly authFailures = {
+    ip: new FailureWindow(AUTH_IP_WINDOW_MS),
+    account: new FailureWindow(AUTH_ACCOUNT_WINDOW_MS),
+  };
 
   constructor(
     private readonly ctx: ServerContext,
@@ -130,6 +174,7 @@ export class RelayServer {
       },
       onData: (stream, session, cb) => this.onData(stream, session, cb),
     });
+    this.server.insecureAuth = c.smtpAllowInsecureAuth;
     // A client that resets its connection, a TLS handshake that fails: log, never crash.
     this.server.on('error', (err: NodeJS.ErrnoException) =>
       this.ctx.logger.debug({ err: { code: err.code, message: err.message } }, 'smtp connection error'),
@@ -190,15 +235,25 @@ export class RelayServer {
   ): Promise<SMTPServerAuthenticationResponse> {
     const email = normalizeEmail(auth.username ?? '');
     const key = auth.password ?? '';
+    const now = this.ctx.now();
+    const ip = clientBucket(session.remoteAddress);
+    const { config, logger } = this.ctx;
+    // Past either limit the answer is the same whatever the key: guessing gets nothing more.
+    if (
+      this.authFailures.ip.count(ip, now) >= config.smtpAuthIpLimit ||
+      (email && this.authFailures.account.count(email, now) >= config.smtpAuthAccountLimit)
+    ) {
+      logger.warn({ client: session.remoteAddress }, 'smtp: too many failed logins');
+      throw reply.tooManyLogins();
+    }
     const sender =
       email && key.length > 0 && key.length <= 256
         ? await this.ctx.store.senders.findByApiKeyHash(hashToken(key))
         : null;
     if (!sender || sender.email !== email) {
-      this.ctx.logger.warn(
-        { client: session.remoteAddress, method: auth.method },
-        'smtp: authentication failed',
-      );
+      this.authFailures.ip.note(ip, now);
+      if (email) this.authFailures.account.note(email, now);
+      logger.warn({ client: session.remoteAddress, method: auth.method }, 'smtp: authentication failed');
       throw reply.badCredentials();
     }
     this.senders.set(session.id, sender);
@@ -415,6 +470,15 @@ export class RelayServer {
       // 2b. Anything else: queued durably, forwarded unchanged.
       if (!config.smtpUpstream) throw reply.noUpstream();
       const sender = this.senders.get(session.id) ?? null;
+      // The header From of what we forward must be the authenticated sender too, like the envelope
+      // (--smtp-from-check on): otherwise a sender could mail as anyone under our server's name.
+      if (sender && config.smtpFromCheck) {
+        const from = readEnvelopeHeaders(
+          new Uint8Array(start.buffer, start.byteOffset, start.byteLength),
+        ).from;
+        const address = from ? normalizeEmail(from.address) : null;
+        if (address !== sender.email) throw reply.headerFromMismatch(sender.email);
+      }
       if (sender) await countSubmission(this.ctx, sender.id);
       await this.ctx.disk.assertRoom();
       const writer = await store.bodies.createWriter();

@@ -2,7 +2,6 @@
  * Submission API (POST/GET/DELETE /api/v1/messages, GET /api/v1/sender) and the upload form /send.
  */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
 import { parseDuration } from '../config.ts';
 import type { ServerContext } from '../context.ts';
@@ -12,6 +11,46 @@ import { escapeHtml, page } from '../http/pages.ts';
 import type { MessageRecord } from '../store/port.ts';
 import { SubmissionService } from './service.ts';
 import { countSubmission } from './sender-limit.ts';
+
+/**
+ * The upload's bytes, failing with 408 `timeout` when nothing arrives for `idleMs` or the whole
+ * upload takes longer than `totalMs`: a client that stops sending would otherwise hold its
+ * connection and its staged file open indefinitely (the submission removes the file when it fails).
+ */
+export async function* withTimeouts(
+  body: AsyncIterable<Uint8Array>,
+  idleMs: number,
+  totalMs: number,
+): AsyncGenerator<Uint8Array> {
+  const it = body[Symbol.asyncIterator]();
+  const deadline = Date.now() + totalMs;
+  for (;;) {
+    const left = deadline - Date.now();
+    const total = left <= idleMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(
+            new ServerError(
+              'timeout',
+              total
+                ? `The upload took longer than ${Math.round(totalMs / 1000)} s: it was dropped.`
+                : `The upload sent nothing for ${Math.round(idleMs / 1000)} s: it was dropped.`,
+            ),
+          ),
+        Math.max(0, Math.min(idleMs, left)),
+      );
+    });
+    try {
+      const r = await Promise.race([it.next(), timeout]);
+      if (r.done) return;
+      yield r.value;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}
 
 export const MESSAGE_CONTENT_TYPES = ['message/rfc822', 'application/octet-stream'];
 
@@ -111,7 +150,7 @@ export async function submitRoutes(app: FastifyInstance, opts: { ctx: ServerCont
     const length = request.headers['content-length'];
     const result = await service.submit({
       sender: request.sender!,
-      body: request.body as IncomingMessage,
+      body: withTimeouts(request.body, ctx.config.uploadIdleTimeoutMs, ctx.config.uploadTimeoutMs),
       declaredLength: length !== undefined && /^\d+$/.test(length) ? Number(length) : null,
       to: to.length > 0 ? to : null,
       expiresInMs: parseExpiry(q.expires, ctx.now()),

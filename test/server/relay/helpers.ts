@@ -31,6 +31,9 @@ export async function startRelay(
       '200ms',
       '--smtp-retry-max',
       '1s',
+      // The fixtures carry their makers' From headers; hostile-clients.test.ts checks the default.
+      '--smtp-from-check',
+      'false',
       ...args,
     ],
   });
