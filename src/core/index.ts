@@ -39,7 +39,9 @@ export type { GenerateKind, ImportOptions, KeyFileKind } from './keyfile.ts';
 export { safeFilename } from './mime/content.ts';
 export { wkdHash, wkdUrls, zBase32 } from './wkd.ts';
 export type { WkdUrls } from './wkd.ts';
-export { buildSmimeMessage, buildPgpMimeMessage } from './compose.ts';
+// The message builder (./compose.ts: buildSmimeMessage, buildPgpMimeMessage) is its own entry, not
+// re-exported here: the receiver's worker imports this index, and the builder's static imports of
+// OpenPGP.js and the S/MIME code would put both lazy halves into its first load.
 export type {
   BuiltMessage,
   CmsRecipient,

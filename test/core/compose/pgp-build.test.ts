@@ -8,13 +8,8 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  MemoryKeyring,
-  buildPgpMimeMessage,
-  importKeyFile,
-  openMessage,
-  type ComposeInput,
-} from '../../../src/core/index.ts';
+import { MemoryKeyring, importKeyFile, openMessage } from '../../../src/core/index.ts';
+import { buildPgpMimeMessage, type ComposeInput } from '../../../src/core/compose.ts';
 import { FIXTURES, requireFixtures } from '../../helpers/paths.ts';
 
 requireFixtures('PGP/MIME builder tests (alice, bob, carol OpenPGP keys)');

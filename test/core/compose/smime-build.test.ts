@@ -9,13 +9,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  MemoryKeyring,
-  buildSmimeMessage,
-  importKeyFile,
-  openMessage,
-  type ComposeInput,
-} from '../../../src/core/index.ts';
+import { MemoryKeyring, importKeyFile, openMessage } from '../../../src/core/index.ts';
+import { buildSmimeMessage, type ComposeInput } from '../../../src/core/compose.ts';
 import { generatePostQuantumIdentity } from '../../../src/core/smime/generate-pq.ts';
 import { FIXTURES, requireFixtures } from '../../helpers/paths.ts';
 
