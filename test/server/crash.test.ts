@@ -4,31 +4,17 @@
  * same bytes) and nothing half-written may be visible: every committed message has its complete
  * file, and no file without a committed message survives the restart.
  */
-import { createHash, randomBytes, randomInt } from 'node:crypto';
+import { createHash, randomInt } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { randomId } from '../../src/server/secrets.ts';
 import { openSqliteStore } from '../../src/server/store/sqlite.ts';
+import { crashMessage, postMessage, readAll } from '../helpers/crash-trials.ts';
 import { seedSender, spawnServe } from '../helpers/serve.ts';
 import { storedFiles } from './helpers.ts';
 
 const sha = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
-
-function makeMessage(size: number): Buffer {
-  const head = Buffer.from(
-    `From: alice@example.org\r\nTo: bob@example.net\r\nSubject: crash ${randomId(6)}\r\nMIME-Version: 1.0\r\n` +
-      'Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m\r\n' +
-      'Content-Transfer-Encoding: base64\r\n\r\n',
-  );
-  const body = randomBytes(Math.max(0, Math.floor(((size - head.length) * 3) / 4)))
-    .toString('base64')
-    .replace(/(.{76})/g, '$1\r\n');
-  return Buffer.concat([head, Buffer.from(body), Buffer.from('\r\n')]);
-}
 
 const startChild = (dir: string) =>
   spawnServe(
@@ -37,56 +23,6 @@ const startChild = (dir: string) =>
       '--rate-limit', '1000000', '--sender-rate-limit', '1000000'],
     { timeoutMs: 90_000 }, // generous: a start after kill -9 on a loaded 2-core machine
   );
-
-/** POSTs a message in chunks; resolves with the id on 201, null on anything else or a dropped connection. */
-function post(url: string, apiKey: string, body: Buffer): Promise<string | null> {
-  return new Promise((resolve) => {
-    const u = new URL(`${url}/api/v1/messages`);
-    const req = request(
-      {
-        host: u.hostname,
-        port: u.port,
-        path: u.pathname,
-        method: 'POST',
-        headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'message/rfc822' },
-      },
-      (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => {
-          if (res.statusCode !== 201) return resolve(null);
-          try {
-            resolve((JSON.parse(text) as { id: string }).id);
-          } catch {
-            resolve(null);
-          }
-        });
-        res.on('error', () => resolve(null));
-      },
-    );
-    req.on('error', () => resolve(null));
-    let off = 0;
-    const pump = (): void => {
-      while (off < body.length) {
-        const piece = body.subarray(off, off + 64 * 1024);
-        off += piece.length;
-        if (!req.write(piece)) {
-          req.once('drain', pump);
-          return;
-        }
-      }
-      req.end();
-    };
-    pump();
-  });
-}
-
-async function readAll(s: Readable | null): Promise<Buffer> {
-  if (!s) throw new Error('no body');
-  const chunks: Buffer[] = [];
-  for await (const c of s) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
 
 describe('crash safety (kill -9 during submissions)', () => {
   const dirs: string[] = [];
@@ -110,9 +46,9 @@ describe('crash safety (kill -9 during submissions)', () => {
       const workers = Array.from({ length: 4 }, async () => {
         while (alive) {
           const size = randomInt(2) === 0 ? randomInt(500, 20_000) : randomInt(200_000, 3_000_000);
-          const body = makeMessage(size);
+          const body = crashMessage(size);
           attempts++;
-          const id = await post(url, apiKey, body);
+          const id = await postMessage(url, apiKey, body);
           if (id) acknowledged.set(id, sha(body));
         }
       });
