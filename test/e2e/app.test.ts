@@ -4,9 +4,7 @@
  * while sanitized inline styles and data: images render), accessibility (axe-core, keyboard only),
  * the service worker and the version check, and that an OpenPGP message never loads the S/MIME half.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { unzipSync } from 'fflate';
 import type { Page } from 'playwright-core';
@@ -18,6 +16,7 @@ import {
   deliver,
   importKeyInPrompt,
   newPage,
+  pgpMimeToBob,
   screenshot,
   secretLeaks,
   signatureText,
@@ -76,52 +75,7 @@ function htmlMessage(evil: string): string {
     '--rel--',
     '',
   ].join('\r\n');
-  const home = mkdtempSync(join(tmpdir(), 'sealpost-gpg-'));
-  try {
-    const gpg = (args: string[], input?: string) => {
-      const r = spawnSync('gpg', ['--homedir', home, '--batch', '--yes', ...args], {
-        input,
-        encoding: 'utf8',
-      });
-      if (r.status !== 0) throw new Error(`gpg ${args.join(' ')}: ${r.stderr}`);
-      return r.stdout;
-    };
-    gpg(['--import', corpusKey('bob.pub.asc')]);
-    writeFileSync(join(home, 'inner.eml'), inner);
-    const armored = gpg([
-      '--trust-model',
-      'always',
-      '--armor',
-      '--encrypt',
-      '-r',
-      'bob@example.net',
-      '-o',
-      '-',
-      join(home, 'inner.eml'),
-    ]);
-    return [
-      'From: alice@example.org',
-      'To: bob@example.net',
-      'Subject: HTML with remote content',
-      'Date: Sat, 28 Nov 2026 12:00:00 +0000',
-      'MIME-Version: 1.0',
-      'Content-Type: multipart/encrypted; protocol="application/pgp-encrypted"; boundary="enc"',
-      '',
-      '--enc',
-      'Content-Type: application/pgp-encrypted',
-      '',
-      'Version: 1',
-      '',
-      '--enc',
-      'Content-Type: application/octet-stream; name="encrypted.asc"',
-      '',
-      armored.trimEnd(),
-      '--enc--',
-      '',
-    ].join('\r\n');
-  } finally {
-    rmSync(home, { recursive: true, force: true });
-  }
+  return pgpMimeToBob(inner, 'HTML with remote content');
 }
 
 describe.skipIf(!ready)('receiver e2e: the app', () => {
