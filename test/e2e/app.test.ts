@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireChromium } from '../helpers/browser.ts';
 import { ROOT, requireShared } from '../helpers/paths.ts';
 import {
+  axeViolations,
   corpusKey,
   deliver,
   importKeyInPrompt,
@@ -186,26 +187,7 @@ describe.skipIf(!ready)('receiver e2e: the app', () => {
   });
 
   it('axe-core finds no serious or critical violations (key prompt and message)', async () => {
-    const axe = readFileSync(join(ROOT, 'node_modules/axe-core/axe.min.js'), 'utf8');
-    const run = async (p: Page) => {
-      await p.evaluate(axe); // evaluated through DevTools: the page's CSP forbids inline script
-      return p.evaluate(async () => {
-        const w = window as unknown as {
-          axe: {
-            run(
-              ctx: Document,
-              opts: object,
-            ): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }>;
-          };
-        };
-        const r = await w.axe.run(document, {
-          runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa', 'wcag22aa'] },
-        });
-        return r.violations
-          .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-          .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-      });
-    };
+    const run = axeViolations;
     // The message shown (from the previous test) ...
     expect(await run(page)).toEqual([]);
     // ... the key prompt, in a fresh browser profile ...

@@ -9,6 +9,7 @@ import { requireChromium } from '../helpers/browser.ts';
 import { ROOT, requireShared } from '../helpers/paths.ts';
 import { outbox, sleep } from '../server/helpers.ts';
 import {
+  axeViolations,
   corpusKey,
   deliver,
   importKeyInPrompt,
@@ -142,23 +143,7 @@ describe.skipIf(!ready)('receiver e2e: hardening (issue 10)', () => {
     const mail = (await outbox(e.t.url)).find((m) => m.to === to)!;
     const { page, context } = await newPage(e);
     await page.setContent(mail.html);
-    await page.evaluate(readFileSync(join(ROOT, 'node_modules/axe-core/axe.min.js'), 'utf8'));
-    const violations = await page.evaluate(async () => {
-      const w = window as unknown as {
-        axe: {
-          run(
-            ctx: Document,
-            opts: object,
-          ): Promise<{ violations: { id: string; impact: string; nodes: { target: string[] }[] }[] }>;
-        };
-      };
-      const r = await w.axe.run(document, {
-        runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21aa', 'wcag22aa'] },
-      });
-      return r.violations
-        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-        .map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-    });
+    const violations = await axeViolations(page);
     expect(violations).toEqual([]);
     await context.close();
   });
