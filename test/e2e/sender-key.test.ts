@@ -18,6 +18,25 @@ const ready =
   requireChromium('receiver e2e (sender keys)') && requireShared('receiver e2e over the OpenPGP corpus');
 const read = (dir: string, name: string) => readFileSync(join(CORPUS, dir, name));
 
+/**
+ * Alice publishes her key to `server`'s directory: her own delivery's link proves her address.
+ * Returns that delivery (its secret publishes again later).
+ */
+async function publishAlicesKey(server: TestServer, data = read('keys', 'alice.pub.asc').toString()) {
+  const hers = await deliver(
+    server,
+    read('messages', '03-smime-enveloped-rsa15-aes256cbc.eml'),
+    'alice@example.org',
+  );
+  const r = await fetch(`${server.url}/api/v1/directory`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-sealpost-secret': hers.secret },
+    body: JSON.stringify({ deliveryId: hers.deliveryId, kind: 'openpgp', data }),
+  });
+  expect(r.status).toBe(201);
+  return hers;
+}
+
 /** A cleartext-signed text mail from `from`, signed with a new key made here. */
 async function signedWithNewKey(
   from: string,
@@ -43,22 +62,7 @@ describe.skipIf(!ready)('receiver e2e: finding and trusting the sender’s key',
   beforeAll(async () => {
     e = await startE2E();
     ({ page, errors } = await newPage(e));
-    // Alice publishes her key: her own delivery's link proves her address.
-    hers = await deliver(
-      e.t,
-      read('messages', '03-smime-enveloped-rsa15-aes256cbc.eml'),
-      'alice@example.org',
-    );
-    const r = await fetch(`${e.t.url}/api/v1/directory`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-sealpost-secret': hers.secret },
-      body: JSON.stringify({
-        deliveryId: hers.deliveryId,
-        kind: 'openpgp',
-        data: read('keys', 'alice.pub.asc').toString(),
-      }),
-    });
-    expect(r.status).toBe(201);
+    hers = await publishAlicesKey(e.t);
   });
   afterAll(async () => {
     await e?.close();
@@ -137,21 +141,7 @@ describe.skipIf(!ready)('receiver e2e: the sender’s key from the Web Key Direc
   beforeAll(async () => {
     e = await startE2E();
     remote = await startTestServer({ args: ['--wkd-domain', 'example.org'] });
-    const hers = await deliver(
-      remote,
-      read('messages', '03-smime-enveloped-rsa15-aes256cbc.eml'),
-      'alice@example.org',
-    );
-    const r = await fetch(`${remote.url}/api/v1/directory`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', 'x-sealpost-secret': hers.secret },
-      body: JSON.stringify({
-        deliveryId: hers.deliveryId,
-        kind: 'openpgp',
-        data: read('keys', 'alice.pub.asc').toString(),
-      }),
-    });
-    expect(r.status).toBe(201);
+    await publishAlicesKey(remote);
   });
   afterAll(async () => {
     await e?.close();
