@@ -53,7 +53,10 @@ const wanted = [
   {
     cmd: 'gpg',
     pkgs: ['gnupg', 'gpg-agent', 'dirmngr', 'gpg-wks-client'],
-    why: 'OpenPGP fixtures and interop tests',
+    why: 'OpenPGP fixtures and interop tests; WKD lookups (dirmngr) and Web Key Service (gpg-wks-client)',
+    // `gpg` alone (package gpg) lacks what the WKD/WKS tests drive: check every program.
+    present: () =>
+      has('gpg') && has('gpg-agent') && has('dirmngr') && existsSync('/usr/lib/gnupg/gpg-wks-client'),
   },
   { cmd: 'chromium', pkgs: ['chromium'], why: 'browser tests (playwright-core drives /usr/bin/chromium)' },
   {
